@@ -1,0 +1,1 @@
+"""Archon's ComponentResources and the secure workload builder they share."""

@@ -1,0 +1,104 @@
+"""NamespaceBaseline: the namespace every Archon workload lives in, locked down before anything runs."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import MANAGED_BY, PART_OF
+from stackconfig.model import LimitRange, Quota
+
+# Pod Security Admission profile and the version it is pinned to: the oldest Kubernetes the stack
+# is validated against, so a cluster upgrade never tightens or loosens enforcement by surprise.
+PSA_LEVEL = "restricted"
+PSA_VERSION = "v1.30"
+# Where cluster DNS runs on conformant clusters (CoreDNS keeps the kube-dns label for compatibility).
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+
+
+def pod_security_labels(level: str = PSA_LEVEL, version: str = PSA_VERSION) -> dict[str, str]:
+    """Enforce, audit and warn at one level, each pinned to one version."""
+    labels = {}
+    for mode in ("enforce", "audit", "warn"):
+        labels[f"pod-security.kubernetes.io/{mode}"] = level
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = version
+    return labels
+
+
+class NamespaceBaseline(pulumi.ComponentResource):
+    """Namespace with Pod Security Admission labels, quota, limit range, default-deny and allow-DNS policies."""
+
+    namespace_name: pulumi.Output[str]
+
+    def __init__(self, name: str, *, namespace: str, environment: str, quota: Quota, limit_range: LimitRange,
+                 protect: bool, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("archon:components:NamespaceBaseline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY,
+                  "archon.io/environment": environment}
+
+        # Deleting a namespace deletes every volume claim in it, so it is protected with the data.
+        self.namespace = k8s.core.v1.Namespace(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels={**labels, **pod_security_labels()}),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)),
+        )
+        ns = self.namespace.metadata.name
+
+        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels)
+
+        self.quota = k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=meta("archon-quota"),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard={
+                "requests.cpu": quota.requests.cpu,
+                "requests.memory": quota.requests.memory,
+                "requests.storage": quota.requests.storage,
+                "limits.cpu": quota.limits.cpu,
+                "limits.memory": quota.limits.memory,
+                "pods": str(quota.pods),
+                "persistentvolumeclaims": str(quota.persistent_volume_claims),
+            }),
+            opts=child,
+        )
+        self.limit_range = k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=meta("archon-limits"),
+            spec=k8s.core.v1.LimitRangeSpecArgs(limits=[k8s.core.v1.LimitRangeItemArgs(
+                type="Container",
+                default_request={"cpu": limit_range.default_request.cpu, "memory": limit_range.default_request.memory},
+                default={"cpu": limit_range.default.cpu, "memory": limit_range.default.memory},
+                max={"cpu": limit_range.max.cpu, "memory": limit_range.max.memory},
+            )]),
+            opts=child,
+        )
+        self.default_deny = k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta("default-deny-all"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
+            opts=child,
+        )
+        self.allow_dns = k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-dns",
+            metadata=meta("allow-dns-egress"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": DNS_NAMESPACE}),
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=DNS_POD_LABELS),
+                    )],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
+                )],
+            ),
+            opts=child,
+        )
+        self.namespace_name = ns
+        self.register_outputs({"namespace": ns})

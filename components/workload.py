@@ -1,0 +1,295 @@
+"""The secure workload builder: the one place that writes pod and container security settings.
+
+Components describe what a workload needs (`run_as=`, `writable_paths=`, `probes=`, ports, env,
+secret env, mounts) and get back typed pod specs with the defaults of DESIGN.md: numeric non-root
+ids, read-only root filesystem, no privilege escalation, all capabilities dropped, seccomp
+RuntimeDefault, no service-account token, no service links, requests and limits, probes, and every
+writable path an explicit size-limited emptyDir. There is deliberately no way to pass a raw
+securityContext.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stackconfig import quantities
+from stackconfig.model import Resources
+
+core = k8s.core.v1
+
+_PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+_SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|_DSN$|^DSN$)")
+# Volume sources that are not node-bound and that the PSS restricted profile allows.
+_ALLOWED_VOLUME_SOURCES = ("config_map", "secret", "persistent_volume_claim", "empty_dir", "projected",
+                           "downward_api", "ephemeral", "csi")
+
+
+class WorkloadSpecError(ValueError):
+    """A component asked the builder for something the secure defaults do not allow."""
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The numeric, non-root user, group and filesystem group a pod runs as."""
+
+    user: int
+    group: int
+    fs_group: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        for what, value in (("user", self.user), ("group", self.group), ("fs_group", self.fs_group)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise WorkloadSpecError(f"run_as.{what} must be a positive numeric id, got {value!r} "
+                                        "(root, 0, is never allowed)")
+
+
+@dataclass(frozen=True)
+class WritablePath:
+    """A path the container writes to: backed by an emptyDir with a size limit."""
+
+    path: str
+    size_limit: str = "64Mi"
+    in_memory: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/") or self.path.rstrip("/") == "":
+            raise WorkloadSpecError(f"writable path {self.path!r} must be an absolute path below /")
+        try:
+            quantities.memory(self.size_limit)
+        except quantities.QuantityError as exc:
+            raise WorkloadSpecError(f"writable path {self.path}: size_limit {exc}") from None
+
+    @property
+    def slug(self) -> str:
+        """A volume-name-safe form of the path (`/var/run/postgresql` -> `var-run-postgresql`)."""
+        return re.sub(r"[^a-z0-9]+", "-", self.path.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe: an HTTP GET, a TCP connect or a command, with its timing."""
+
+    http_path: Optional[str] = None
+    tcp: bool = False
+    command: Optional[Sequence[str]] = None
+    port: Union[str, int] = "http"
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 3
+    failure_threshold: int = 3
+
+    def __post_init__(self) -> None:
+        kinds = sum([self.http_path is not None, self.tcp, self.command is not None])
+        if kinds != 1:
+            raise WorkloadSpecError("a probe needs exactly one of http_path=, tcp=True or command=")
+
+    def to_args(self) -> core.ProbeArgs:
+        """The typed Kubernetes probe. Never sets `host`, so kubelet always probes the pod itself."""
+        return core.ProbeArgs(
+            http_get=core.HTTPGetActionArgs(path=self.http_path, port=self.port) if self.http_path else None,
+            tcp_socket=core.TCPSocketActionArgs(port=self.port) if self.tcp else None,
+            exec_=core.ExecActionArgs(command=list(self.command)) if self.command is not None else None,
+            initial_delay_seconds=self.initial_delay_seconds,
+            period_seconds=self.period_seconds,
+            timeout_seconds=self.timeout_seconds,
+            failure_threshold=self.failure_threshold,
+        )
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Readiness and liveness are mandatory; add startup where start is slow."""
+
+    readiness: Probe
+    liveness: Probe
+    startup: Optional[Probe] = None
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """One key of a Kubernetes Secret, handed to a container as a `secretKeyRef`."""
+
+    secret: pulumi.Input[str]
+    key: str
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount of a volume the pod declares (ConfigMap, Secret, PVC); read-only unless said."""
+
+    volume: str
+    path: str
+    read_only: bool = True
+    sub_path: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Container:
+    """What one container needs; the builder adds the security settings."""
+
+    name: str
+    image: pulumi.Input[str]
+    resources: Resources
+    probes: Optional[Probes] = None
+    ports: Mapping[str, int] = field(default_factory=dict)
+    command: Optional[Sequence[str]] = None
+    args: Optional[Sequence[pulumi.Input[str]]] = None
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    writable_paths: Sequence[WritablePath] = ()
+    mounts: Sequence[Mount] = ()
+    run_as: Optional[RunAs] = None
+    image_pull_policy: str = "IfNotPresent"
+
+
+def container_args(spec: Container, *, init: bool = False) -> core.ContainerArgs:
+    """Build one hardened container."""
+    _check_container(spec, init)
+    run_as = spec.run_as
+    env = [core.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
+    env += [core.EnvVarArgs(name=k, value_from=core.EnvVarSourceArgs(
+        secret_key_ref=core.SecretKeySelectorArgs(name=ref.secret, key=ref.key))) for k, ref in spec.secret_env.items()]
+    mounts = [core.VolumeMountArgs(name=_writable_volume_name(spec, w), mount_path=w.path) for w in spec.writable_paths]
+    mounts += [core.VolumeMountArgs(name=m.volume, mount_path=m.path, read_only=m.read_only, sub_path=m.sub_path)
+               for m in spec.mounts]
+    probes = spec.probes
+    return core.ContainerArgs(
+        name=spec.name,
+        image=spec.image,
+        image_pull_policy=spec.image_pull_policy,
+        command=list(spec.command) if spec.command is not None else None,
+        args=list(spec.args) if spec.args is not None else None,
+        ports=[core.ContainerPortArgs(name=n, container_port=p, protocol="TCP") for n, p in spec.ports.items()] or None,
+        env=env or None,
+        resources=core.ResourceRequirementsArgs(
+            requests={"cpu": spec.resources.requests.cpu, "memory": spec.resources.requests.memory},
+            limits={"cpu": spec.resources.limits.cpu, "memory": spec.resources.limits.memory},
+        ),
+        security_context=core.SecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=run_as.user if run_as else None,
+            run_as_group=run_as.group if run_as else None,
+            read_only_root_filesystem=True,
+            allow_privilege_escalation=False,
+            privileged=False,
+            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+        volume_mounts=mounts or None,
+        readiness_probe=probes.readiness.to_args() if probes else None,
+        liveness_probe=probes.liveness.to_args() if probes else None,
+        startup_probe=probes.startup.to_args() if probes and probes.startup else None,
+    )
+
+
+def pod_spec(
+    *,
+    containers: Sequence[Container],
+    run_as: RunAs,
+    init_containers: Sequence[Container] = (),
+    volumes: Sequence[core.VolumeArgs] = (),
+    service_account_name: Optional[pulumi.Input[str]] = None,
+    automount_service_account_token: bool = False,
+    termination_grace_period_seconds: Optional[int] = None,
+    restart_policy: Optional[str] = None,
+    topology_spread_constraints: Optional[Sequence[core.TopologySpreadConstraintArgs]] = None,
+) -> core.PodSpecArgs:
+    """Build a hardened pod spec; every writable path becomes a size-limited emptyDir."""
+    if not containers:
+        raise WorkloadSpecError("a pod needs at least one container")
+    everyone = [*init_containers, *containers]
+    names = [c.name for c in everyone]
+    if len(set(names)) != len(names):
+        raise WorkloadSpecError(f"container names must be unique in a pod: {names}")
+    declared = {_volume_name(v) for v in volumes}
+    for volume in volumes:
+        _check_volume(volume)
+    writable = [core.VolumeArgs(name=_writable_volume_name(c, w), empty_dir=core.EmptyDirVolumeSourceArgs(
+        size_limit=w.size_limit, medium="Memory" if w.in_memory else None))
+        for c in everyone for w in c.writable_paths]
+    for c in everyone:
+        for mount in c.mounts:
+            if mount.volume not in declared:
+                raise WorkloadSpecError(f"container {c.name} mounts volume {mount.volume!r}, which the pod does "
+                                        f"not declare (declared: {sorted(declared) or 'none'})")
+    return core.PodSpecArgs(
+        security_context=core.PodSecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=run_as.user,
+            run_as_group=run_as.group,
+            fs_group=run_as.fs_group if run_as.fs_group is not None else run_as.group,
+            fs_group_change_policy="OnRootMismatch",
+            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+        automount_service_account_token=automount_service_account_token,
+        enable_service_links=False,
+        service_account_name=service_account_name,
+        termination_grace_period_seconds=termination_grace_period_seconds,
+        restart_policy=restart_policy,
+        topology_spread_constraints=list(topology_spread_constraints) if topology_spread_constraints else None,
+        init_containers=[container_args(c, init=True) for c in init_containers] or None,
+        containers=[container_args(c) for c in containers],
+        volumes=[*writable, *volumes] or None,
+    )
+
+
+def pod_template(*, labels: Mapping[str, str], annotations: Optional[Mapping[str, str]] = None,
+                 **spec) -> core.PodTemplateSpecArgs:
+    """A pod template (for Deployments, StatefulSets, Jobs) with labels and a hardened spec."""
+    return core.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels), annotations=dict(annotations) if annotations else None),
+        spec=pod_spec(**spec),
+    )
+
+
+def _check_container(spec: Container, init: bool) -> None:
+    where = f"container {spec.name}"
+    if not init and spec.probes is None:
+        raise WorkloadSpecError(f"{where}: probes= is required (readiness and liveness, startup where start is slow)")
+    for name in spec.ports:
+        if not _PORT_NAME.match(name):
+            raise WorkloadSpecError(f"{where}: port name {name!r} must be at most 15 lowercase letters, digits "
+                                    "and '-', with at least one letter (e.g. http, http-metrics, tcp-postgres)")
+    for name in spec.env:
+        if _SECRET_LOOKING.search(name.upper()):
+            raise WorkloadSpecError(f"{where}: env {name} looks like a secret; pass it with secret_env= "
+                                    "(a secretKeyRef), never as a literal value")
+        if name in spec.secret_env:
+            raise WorkloadSpecError(f"{where}: env {name} is given both as a value and as a secret")
+    paths = [w.path for w in spec.writable_paths] + [m.path for m in spec.mounts]
+    if len(set(paths)) != len(paths):
+        raise WorkloadSpecError(f"{where}: a path is mounted twice: {sorted(paths)}")
+    for kind in ("cpu", "memory"):
+        parse = quantities.cpu if kind == "cpu" else quantities.memory
+        if parse(getattr(spec.resources.limits, kind)) < parse(getattr(spec.resources.requests, kind)):
+            raise WorkloadSpecError(f"{where}: {kind} limit is below its request")
+    memory_limit = quantities.memory(spec.resources.limits.memory)
+    in_memory = sum(quantities.memory(w.size_limit) for w in spec.writable_paths if w.in_memory)
+    if in_memory >= memory_limit:
+        raise WorkloadSpecError(f"{where}: memory-backed writable paths ({in_memory} bytes) must stay below "
+                                "the memory limit, which they count against")
+
+
+def _writable_volume_name(spec: Container, path: WritablePath) -> str:
+    return f"{spec.name}-{path.slug}"[:63].rstrip("-")
+
+
+def _volume_name(volume: core.VolumeArgs) -> str:
+    return pulumi.get(volume, "name")
+
+
+def _check_volume(volume: core.VolumeArgs) -> None:
+    name = _volume_name(volume)
+    if pulumi.get(volume, "host_path") is not None:
+        raise WorkloadSpecError(f"volume {name}: hostPath volumes are not allowed; use a PersistentVolumeClaim")
+    sources = [s for s in _ALLOWED_VOLUME_SOURCES if pulumi.get(volume, s) is not None]
+    if len(sources) != 1:
+        raise WorkloadSpecError(f"volume {name}: needs exactly one of {', '.join(_ALLOWED_VOLUME_SOURCES)}")
+    if sources == ["empty_dir"]:
+        raise WorkloadSpecError(f"volume {name}: declare scratch space with writable_paths=, which sets a size limit")

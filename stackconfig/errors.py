@@ -1,0 +1,44 @@
+"""Config errors that name the key as the user wrote it, the value, and what is allowed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+PROJECT = "archon"
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem with one config key."""
+
+    path: str  # dotted path below the project namespace, e.g. "services.server.replicas"
+    value: Any
+    message: str
+    has_value: bool = True
+
+    def key(self) -> str:
+        """The key as `pulumi config` spells it, e.g. `archon:services.server.replicas`."""
+        return f"{PROJECT}:{self.path}" if self.path else f"{PROJECT}:"
+
+    def __str__(self) -> str:
+        if not self.has_value:
+            return f"{self.key()}: {self.message}"
+        return f"{self.key()} = {_show(self.value)}: {self.message}"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class ConfigError(Exception):
+    """Invalid stack configuration; raised before any resource is registered."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue]):
+        self.stack = stack
+        self.issues = issues
+        lines = "\n".join(f"  {issue}" for issue in issues)
+        noun = "problem" if len(issues) == 1 else "problems"
+        super().__init__(f"invalid config for stack '{stack}' ({len(issues)} {noun}):\n{lines}")

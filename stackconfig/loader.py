@@ -1,0 +1,114 @@
+"""Turn the raw Pulumi config of a stack into a validated StackConfig, or one clear ConfigError."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import typing
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from pydantic import BaseModel, ValidationError
+
+from stackconfig import rules
+from stackconfig.errors import PROJECT, ConfigError, ConfigIssue
+from stackconfig.model import StackConfig
+from stackconfig.secrets import EXTERNAL_SECRETS
+
+
+def pulumi_config() -> dict[str, Any]:
+    """Every config value the running program was given (CLI env or mocks), keyed `ns:key`."""
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def parse_raw_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    """Keep the project's keys, without namespace, decoding structured (JSON) values."""
+    data: dict[str, Any] = {}
+    issues = []
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or key in EXTERNAL_SECRETS:
+            continue
+        if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                issues.append(ConfigIssue(key, value, f"is not valid structured config ({exc.msg})"))
+                continue
+        data[key] = value
+    return data, issues
+
+
+def load_stack_config(stack: str, raw: Optional[Mapping[str, Any]] = None) -> StackConfig:
+    """Validate a stack's config; raise ConfigError listing every problem by key."""
+    data, issues = parse_raw_config(pulumi_config() if raw is None else raw)
+    if issues:
+        raise ConfigError(stack, issues)
+    try:
+        cfg = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(stack, [_issue(err) for err in exc.errors()]) from None
+    issues = rules.check(cfg)
+    if issues:
+        raise ConfigError(stack, issues)
+    return cfg
+
+
+def _issue(err: Mapping[str, Any]) -> ConfigIssue:
+    loc = [str(part) for part in err["loc"]]
+    path = ".".join(loc)
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return ConfigIssue(path, err["input"], _unknown_key(loc))
+    if kind == "missing":
+        return ConfigIssue(path, None, "is required but not set", has_value=False)
+    messages = {
+        "greater_than_equal": lambda: f"must be at least {ctx.get('ge')}",
+        "less_than_equal": lambda: f"must be at most {ctx.get('le')}",
+        "int_parsing": lambda: "must be a whole number",
+        "int_type": lambda: "must be a whole number",
+        "int_from_float": lambda: "must be a whole number",
+        "bool_parsing": lambda: "must be true or false",
+        "bool_type": lambda: "must be true or false",
+        "literal_error": lambda: f"must be one of {ctx.get('expected')}",
+        "string_type": lambda: "must be a string",
+        "model_type": lambda: "must be a mapping of keys (a YAML object)",
+        "model_attributes_type": lambda: "must be a mapping of keys (a YAML object)",
+        "string_pattern_mismatch": lambda: "is not an image repository such as ghcr.io/acme/archon",
+        "string_too_short": lambda: "must not be empty",
+    }
+    message = messages[kind]() if kind in messages else err["msg"].removeprefix("Value error, ")
+    return ConfigIssue(path, err.get("input"), message)
+
+
+def _unknown_key(loc: list[str]) -> str:
+    allowed = _allowed_keys(loc[:-1])
+    if not loc[:-1]:
+        allowed += list(EXTERNAL_SECRETS)
+    close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown key; {hint}allowed keys here: {', '.join(sorted(allowed))}"
+
+
+def _allowed_keys(parent: list[str]) -> list[str]:
+    model: type[BaseModel] = StackConfig
+    for part in parent:
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_of(annotation: Any) -> Optional[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found:
+            return found
+    return None

@@ -1,0 +1,161 @@
+"""The pydantic model of one stack's configuration; keys are the camelCase names users write."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from stackconfig.types import Cpu, DnsLabel, DnsSubdomain, Duration, Email, ImageTag, Memory
+
+
+class _Section(BaseModel):
+    """Base for every config section: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
+                              validate_by_alias=True, validate_by_name=False)
+
+
+class CpuMemory(_Section):
+    """A CPU and memory pair, as used for requests and limits."""
+
+    cpu: Cpu
+    memory: Memory
+
+
+class Resources(_Section):
+    """Container requests and limits; both are mandatory on every workload."""
+
+    requests: CpuMemory
+    limits: CpuMemory
+
+
+class Autoscaling(_Section):
+    """HorizontalPodAutoscaler bounds and targets."""
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int = Field(default=3, ge=1, le=100)
+    target_cpu_utilization: int = Field(default=70, ge=1, le=100)
+    target_memory_utilization: int = Field(default=80, ge=1, le=100)
+
+
+class ServiceSettings(_Section):
+    """One application service: replica count, autoscaling and resources."""
+
+    replicas: int = Field(ge=0, le=100)
+    autoscaling: Autoscaling = Autoscaling()
+    resources: Resources
+
+
+class Services(_Section):
+    """The Archon application services (agents only runs when `features.agents` is on)."""
+
+    frontend: ServiceSettings
+    server: ServiceSettings
+    mcp: ServiceSettings
+    intelligence: ServiceSettings
+    agents: ServiceSettings
+
+
+class Storage(_Section):
+    """A persistent volume request; no storage class means the cluster default."""
+
+    size: Memory
+    storage_class: Optional[DnsSubdomain] = None
+
+
+class DatabaseSettings(_Section):
+    """One bundled data store: replicas, volume and resources."""
+
+    replicas: int = Field(default=1, ge=1, le=9)
+    storage: Storage
+    resources: Resources
+
+
+class Databases(_Section):
+    """The bundled data stores."""
+
+    postgres: DatabaseSettings
+    redis: DatabaseSettings
+    qdrant: DatabaseSettings
+    memgraph: DatabaseSettings
+
+
+class Monitoring(_Section):
+    """Prometheus, Alertmanager, Grafana and Loki settings."""
+
+    enabled: bool = True
+    retention: Duration = "15d"
+    storage: Storage
+
+
+class Ingress(_Section):
+    """The ingress controller class and the TLS issuer for public hosts."""
+
+    class_name: DnsSubdomain = "traefik"
+    install_controller: bool = True
+    tls_issuer: Literal["letsencrypt-staging", "letsencrypt-production", "selfsigned"] = "letsencrypt-staging"
+
+
+class Images(_Section):
+    """Where the application images live and which tag to deploy."""
+
+    registry: str = Field(min_length=1, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*$")
+    tag: ImageTag
+    pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
+
+
+class Features(_Section):
+    """Optional parts of the stack."""
+
+    agents: bool = False
+
+
+class QuotaRequests(_Section):
+    """Namespace totals for requested CPU, memory and storage."""
+
+    cpu: Cpu
+    memory: Memory
+    storage: Memory
+
+
+class Quota(_Section):
+    """The namespace ResourceQuota."""
+
+    requests: QuotaRequests
+    limits: CpuMemory
+    pods: int = Field(ge=1, le=10000)
+    persistent_volume_claims: int = Field(ge=0, le=1000)
+
+
+class LimitRange(_Section):
+    """Per-container defaults and ceiling applied by the namespace LimitRange."""
+
+    default_request: CpuMemory
+    default: CpuMemory
+    max: CpuMemory
+
+
+class StackConfig(_Section):
+    """Everything one stack (staging, production) is configured with."""
+
+    environment: Literal["staging", "production"]
+    namespace: DnsLabel
+    domain: DnsSubdomain
+    acme_email: Email
+    protect_stateful_resources: bool = False
+    images: Images
+    features: Features = Features()
+    services: Services
+    databases: Databases
+    monitoring: Monitoring
+    ingress: Ingress = Ingress()
+    quota: Quota
+    limit_range: LimitRange
+
+    def enabled_services(self) -> dict[str, ServiceSettings]:
+        """The services this stack runs, by config key."""
+        return {name: settings for name, settings in self.services
+                if name != "agents" or self.features.agents}

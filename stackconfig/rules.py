@@ -1,0 +1,142 @@
+"""Cross-field and per-environment rules that a field type alone cannot express."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from stackconfig import quantities
+from stackconfig.errors import ConfigIssue
+from stackconfig.model import CpuMemory, Resources, StackConfig
+
+# Services that keep state in process memory (crawl progress, MCP sessions; notes/archon.md 3.3):
+# they cannot autoscale, and the production two-replica rule for stateless services skips them.
+IN_MEMORY_STATE = frozenset({"server", "mcp"})
+# Second-level domains and TLDs reserved for documentation and tests (RFC 2606, RFC 6761).
+RESERVED_DOMAINS = ("example.com", "example.org", "example.net", "example", "test", "invalid",
+                    "localhost", "local")
+
+
+def check(cfg: StackConfig) -> list[ConfigIssue]:
+    """Every rule violation in a type-valid config, in a stable order."""
+    issues: list[ConfigIssue] = []
+    for name, svc in cfg.services:
+        issues += _resources(f"services.{name}.resources", svc.resources)
+        scaling = svc.autoscaling
+        if scaling.max_replicas < scaling.min_replicas:
+            issues.append(ConfigIssue(f"services.{name}.autoscaling.maxReplicas", scaling.max_replicas,
+                                      f"must be at least minReplicas ({scaling.min_replicas})"))
+        if scaling.enabled and name in IN_MEMORY_STATE:
+            issues.append(ConfigIssue(f"services.{name}.autoscaling.enabled", True,
+                                      f"archon-{name} keeps sessions and progress in process memory, so it "
+                                      "cannot autoscale; set enabled: false and size replicas by hand"))
+    for name, db in cfg.databases:
+        issues += _resources(f"databases.{name}.resources", db.resources)
+    issues += _limit_range(cfg)
+    issues += _quota(cfg)
+    if cfg.environment == "production":
+        issues += _production(cfg)
+    return issues
+
+
+def _resources(path: str, res: Resources) -> list[ConfigIssue]:
+    issues = []
+    for kind, parse in (("cpu", quantities.cpu), ("memory", quantities.memory)):
+        request, limit = getattr(res.requests, kind), getattr(res.limits, kind)
+        if parse(limit) < parse(request):
+            issues.append(ConfigIssue(f"{path}.limits.{kind}", limit,
+                                      f"the limit must be at least the request ({request})"))
+    return issues
+
+
+def _at_least(path: str, big: CpuMemory, small: CpuMemory, what: str) -> list[ConfigIssue]:
+    issues = []
+    for kind, parse in (("cpu", quantities.cpu), ("memory", quantities.memory)):
+        if parse(getattr(big, kind)) < parse(getattr(small, kind)):
+            issues.append(ConfigIssue(f"{path}.{kind}", getattr(big, kind),
+                                      f"must be at least {what} ({getattr(small, kind)})"))
+    return issues
+
+
+def _limit_range(cfg: StackConfig) -> list[ConfigIssue]:
+    lr = cfg.limit_range
+    issues = _at_least("limitRange.default", lr.default, lr.default_request, "limitRange.defaultRequest")
+    issues += _at_least("limitRange.max", lr.max, lr.default, "limitRange.default")
+    workloads = [(f"services.{n}", s.resources) for n, s in cfg.enabled_services().items()]
+    workloads += [(f"databases.{n}", d.resources) for n, d in cfg.databases]
+    for path, res in workloads:
+        for kind, parse in (("cpu", quantities.cpu), ("memory", quantities.memory)):
+            limit = getattr(res.limits, kind)
+            if parse(limit) > parse(getattr(lr.max, kind)):
+                issues.append(ConfigIssue(f"{path}.resources.limits.{kind}", limit,
+                                          f"exceeds limitRange.max.{kind} ({getattr(lr.max, kind)}); "
+                                          "the namespace would reject the pod"))
+    return issues
+
+
+def _quota(cfg: StackConfig) -> list[ConfigIssue]:
+    """The quota must admit every configured workload at its largest scale."""
+    need = {("requests", "cpu"): Decimal(0), ("requests", "memory"): Decimal(0),
+            ("limits", "cpu"): Decimal(0), ("limits", "memory"): Decimal(0)}
+    for _, svc in cfg.enabled_services().items():
+        replicas = svc.autoscaling.max_replicas if svc.autoscaling.enabled else svc.replicas
+        _add(need, svc.resources, replicas)
+    storage = Decimal(0)
+    for _, db in cfg.databases:
+        _add(need, db.resources, db.replicas)
+        storage += quantities.memory(db.storage.size) * db.replicas
+    issues = []
+    for (section, kind), total in need.items():
+        allowed = getattr(getattr(cfg.quota, section), kind)
+        parse = quantities.cpu if kind == "cpu" else quantities.memory
+        if parse(allowed) < total:
+            issues.append(ConfigIssue(f"quota.{section}.{kind}", allowed,
+                                      f"below the {_fmt(total, kind)} of {kind} {section} that the configured "
+                                      "services (at maxReplicas) and databases need"))
+    if quantities.memory(cfg.quota.requests.storage) < storage:
+        issues.append(ConfigIssue("quota.requests.storage", cfg.quota.requests.storage,
+                                  f"below the {_fmt(storage, 'memory')} the database volumes request"))
+    return issues
+
+
+def _add(need: dict, res: Resources, replicas: int) -> None:
+    for section in ("requests", "limits"):
+        block = getattr(res, section)
+        need[(section, "cpu")] += quantities.cpu(block.cpu) * replicas
+        need[(section, "memory")] += quantities.memory(block.memory) * replicas
+
+
+def _fmt(value: Decimal, kind: str) -> str:
+    if kind == "cpu":
+        return f"{value.normalize():f}"
+    return f"{(value / 2**20).quantize(Decimal(1))}Mi"
+
+
+def _reserved(domain: str) -> bool:
+    return any(domain == r or domain.endswith("." + r) for r in RESERVED_DOMAINS)
+
+
+def _production(cfg: StackConfig) -> list[ConfigIssue]:
+    issues = []
+    if _reserved(cfg.domain) or "." not in cfg.domain:
+        issues.append(ConfigIssue("domain", cfg.domain, "production needs a real, publicly resolvable domain "
+                                  "(not a reserved name such as example.com, .local or .test)"))
+    if _reserved(cfg.acme_email.rsplit("@", 1)[-1]):
+        issues.append(ConfigIssue("acmeEmail", cfg.acme_email,
+                                  "production needs a real ACME contact address; Let's Encrypt rejects reserved domains"))
+    if cfg.ingress.tls_issuer == "letsencrypt-staging":
+        issues.append(ConfigIssue("ingress.tlsIssuer", cfg.ingress.tls_issuer,
+                                  "production needs trusted certificates: use letsencrypt-production "
+                                  "(or selfsigned for a private cluster)"))
+    if not cfg.protect_stateful_resources:
+        issues.append(ConfigIssue("protectStatefulResources", False,
+                                  "production must protect stateful resources from deletion; set it to true"))
+    for name, svc in cfg.enabled_services().items():
+        if name in IN_MEMORY_STATE:
+            continue
+        if svc.replicas < 2:
+            issues.append(ConfigIssue(f"services.{name}.replicas", svc.replicas,
+                                      "production needs at least 2 replicas of a stateless service"))
+        if svc.autoscaling.enabled and svc.autoscaling.min_replicas < 2:
+            issues.append(ConfigIssue(f"services.{name}.autoscaling.minReplicas", svc.autoscaling.min_replicas,
+                                      "production needs at least 2 replicas of a stateless service"))
+    return issues

@@ -1,0 +1,13 @@
+"""Secrets that come from outside the stack (set with `pulumi config set --secret`)."""
+
+from __future__ import annotations
+
+# Config key -> what it is. Declared in Pulumi.yaml only when every stack needs it (see README).
+EXTERNAL_SECRETS = {
+    "openaiApiKey": "OpenAI API key for embeddings and agents",
+    "supabaseServiceKey": "Supabase service_role key (database.provider: supabase)",
+    "registryPassword": "password or token for the image registry",
+    "slackWebhookUrl": "Slack incoming-webhook URL for alerts",
+    "pagerdutyRoutingKey": "PagerDuty Events v2 routing key for alerts",
+    "sentryDsn": "Sentry DSN for application error reporting",
+}
