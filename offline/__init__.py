@@ -1,0 +1,1 @@
+"""The offline engine: plan the stack with the Pulumi SDK's mocks, no CLI, cluster or Docker needed."""

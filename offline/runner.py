@@ -1,0 +1,73 @@
+"""Run the Pulumi program under the SDK's mock monitor and return what it registered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_in_stack
+
+from offline.project import StackInputs
+from offline.recorder import OfflineMocks, Recording, RecordingMonitor
+
+
+class ProgramError(Exception):
+    """The program stopped with an error (invalid config raises pulumi.RunError with the message)."""
+
+
+def run_program(inputs: StackInputs) -> Recording:
+    """Run the program once, as `pulumi preview` would, and return its registrations and outputs."""
+    monitor = RecordingMonitor(OfflineMocks())
+    logger = logging.getLogger("offline.program")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    pulumi_settings.ROOT.set(None)
+    pulumi_settings.configure(pulumi_mocks.MockSettings(
+        monitor=monitor,
+        monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+        engine=pulumi_mocks.MockEngine(logger),
+        project=inputs.project,
+        stack=inputs.stack,
+        # Not a dry run: outputs the mocks compute are known, so every manifest is complete.
+        dry_run=False,
+        organization="organization",
+        callbacks=None,
+    ))
+    pulumi.runtime.set_all_config(dict(inputs.config), list(inputs.secret_keys))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        with _program_context(inputs.project_dir):
+            loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(inputs.main), run_name="__main__")))
+    except pulumi.RunError as exc:
+        raise ProgramError(str(exc)) from None
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        pulumi_settings.ROOT.set(None)
+    return monitor.recording
+
+
+@contextlib.contextmanager
+def _program_context(project_dir: Path):
+    """The CLI runs the program from its directory, with that directory importable."""
+    old_cwd, old_path = os.getcwd(), list(sys.path)
+    os.chdir(project_dir)
+    sys.path.insert(0, str(project_dir))
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
