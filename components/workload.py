@@ -63,7 +63,7 @@ class WritablePath:
         try:
             quantities.memory(self.size_limit)
         except quantities.QuantityError as exc:
-            raise WorkloadSpecError(f"writable path {self.path}: size_limit {exc}") from None
+            raise WorkloadSpecError(f"writable path {self.path}: size_limit {self.size_limit!r} {exc}") from None
 
     @property
     def slug(self) -> str:
@@ -194,20 +194,24 @@ def pod_spec(
     run_as: RunAs,
     init_containers: Sequence[Container] = (),
     volumes: Sequence[core.VolumeArgs] = (),
+    claim_volumes: Sequence[str] = (),
     service_account_name: Optional[pulumi.Input[str]] = None,
     automount_service_account_token: bool = False,
     termination_grace_period_seconds: Optional[int] = None,
     restart_policy: Optional[str] = None,
     topology_spread_constraints: Optional[Sequence[core.TopologySpreadConstraintArgs]] = None,
 ) -> core.PodSpecArgs:
-    """Build a hardened pod spec; every writable path becomes a size-limited emptyDir."""
+    """Build a hardened pod spec; every writable path becomes a size-limited emptyDir.
+
+    `claim_volumes` names the volumes a StatefulSet's volumeClaimTemplates provide, so mounts may use them.
+    """
     if not containers:
         raise WorkloadSpecError("a pod needs at least one container")
     everyone = [*init_containers, *containers]
     names = [c.name for c in everyone]
     if len(set(names)) != len(names):
         raise WorkloadSpecError(f"container names must be unique in a pod: {names}")
-    declared = {_volume_name(v) for v in volumes}
+    declared = {_volume_name(v) for v in volumes} | set(claim_volumes)
     for volume in volumes:
         _check_volume(volume)
     writable = [core.VolumeArgs(name=_writable_volume_name(c, w), empty_dir=core.EmptyDirVolumeSourceArgs(

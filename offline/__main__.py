@@ -22,12 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="run the program under mocks and write the plan")
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.STACK.yaml)")
-    plan.add_argument("--out", type=Path, help="output folder (default: build/STACK)")
+    plan.add_argument("--out", type=Path, help="output folder (default: build/STACK in the project folder)")
     plan.add_argument("--policy-config", type=Path, help="policy pack config file (--policy-pack-config format)")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
     plan.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
     args = parser.parse_args(argv)
-    return run_plan(args.stack, args.out or Path("build") / args.stack, args.project_dir, args.policy_config,
+    return run_plan(args.stack, args.out or args.project_dir / "build" / args.stack, args.project_dir, args.policy_config,
                     args.format)
 
 

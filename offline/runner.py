@@ -8,12 +8,14 @@ import logging
 import os
 import runpy
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _ensure_event_loop
 
 from offline.project import StackInputs
 from offline.recorder import OfflineMocks, Recording, RecordingMonitor
@@ -48,12 +50,19 @@ def run_program(inputs: StackInputs) -> Recording:
     pulumi.runtime.set_all_config(dict(inputs.config), list(inputs.secret_keys))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The SDK calls the monitor from executor threads, each of which gets an event loop of its own;
+    # keep hold of them so they are closed with ours instead of at interpreter exit.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    loop.set_default_executor(ThreadPoolExecutor(initializer=lambda: thread_loops.append(_ensure_event_loop())))
     try:
         with _program_context(inputs.project_dir):
             loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(inputs.main), run_name="__main__")))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc)) from None
     finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        for thread_loop in thread_loops:
+            thread_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
         pulumi_settings.ROOT.set(None)

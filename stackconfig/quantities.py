@@ -17,7 +17,7 @@ MEMORY_HINT = "a memory quantity with a binary suffix such as 512Mi or 2Gi (Ki, 
 
 
 class QuantityError(ValueError):
-    """A string that is not a valid Kubernetes quantity of the expected kind."""
+    """A value that is not a valid Kubernetes quantity of the expected kind; the message omits the value."""
 
 
 def parse_quantity(text: str) -> Decimal:
@@ -26,11 +26,11 @@ def parse_quantity(text: str) -> Decimal:
         text = str(text)
     match = _QUANTITY.match(text.strip())
     if not match or text != text.strip():
-        raise QuantityError(f"{text!r} is not a Kubernetes quantity")
+        raise QuantityError("is not a Kubernetes quantity")
     try:
         number = Decimal(match["num"])
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise QuantityError(f"{text!r} is not a Kubernetes quantity") from exc
+        raise QuantityError("is not a Kubernetes quantity") from exc
     suffix = match["suffix"] or ""
     if suffix in _BINARY:
         return number * _BINARY[suffix]
@@ -43,9 +43,9 @@ def cpu(text: str | int | float) -> Decimal:
     """Parse a CPU quantity; it must be positive."""
     value = parse_quantity(str(text))
     if value <= 0:
-        raise QuantityError(f"{text!r} must be greater than zero")
+        raise QuantityError("must be greater than zero")
     if value < Decimal("0.001"):
-        raise QuantityError(f"{text!r} is below 1m, the smallest CPU amount Kubernetes allocates")
+        raise QuantityError("is below 1m, the smallest CPU amount Kubernetes allocates")
     return value
 
 
@@ -53,7 +53,16 @@ def memory(text: str | int) -> Decimal:
     """Parse a memory or storage quantity; it must be a positive whole number of bytes."""
     value = parse_quantity(str(text))
     if value <= 0:
-        raise QuantityError(f"{text!r} must be greater than zero")
+        raise QuantityError("must be greater than zero")
     if value != value.to_integral_value():
-        raise QuantityError(f"{text!r} is a fraction of a byte (use Mi or Gi, not m)")
+        raise QuantityError("is a fraction of a byte (use Mi or Gi, not m)")
     return value
+
+
+def format_bytes(value: Decimal) -> str:
+    """The shortest exact binary form of a byte count: 32Gi, 8320Mi, 1536Ki."""
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+        unit = _BINARY[suffix]
+        if value >= unit and value % unit == 0:
+            return f"{value // unit}{suffix}"
+    return f"{value}"

@@ -108,7 +108,7 @@ def _add(need: dict, res: Resources, replicas: int) -> None:
 def _fmt(value: Decimal, kind: str) -> str:
     if kind == "cpu":
         return f"{value.normalize():f}"
-    return f"{(value / 2**20).quantize(Decimal(1))}Mi"
+    return quantities.format_bytes(value)
 
 
 def _reserved(domain: str) -> bool:

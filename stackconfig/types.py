@@ -37,7 +37,7 @@ def _check(parse, hint: str):
 def dns_label(text: str) -> str:
     """Check an RFC 1123 label (namespace names, service names)."""
     if len(text) > 63 or not _DNS_LABEL.match(text):
-        raise ValueError(f"{text!r} is not a DNS label; use at most 63 lowercase letters, digits and '-', "
+        raise ValueError("is not a DNS label; use at most 63 lowercase letters, digits and '-', "
                          "starting and ending with a letter or digit")
     return text
 
@@ -46,7 +46,7 @@ def dns_subdomain(text: str) -> str:
     """Check an RFC 1123 subdomain (hostnames, storage class names)."""
     labels = text.split(".")
     if len(text) > 253 or not all(len(part) <= 63 and _DNS_LABEL.match(part) for part in labels):
-        raise ValueError(f"{text!r} is not a DNS name; use lowercase labels of letters, digits and '-' "
+        raise ValueError("is not a DNS name; use lowercase labels of letters, digits and '-' "
                          "separated by dots, at most 253 characters")
     return text
 
@@ -54,23 +54,23 @@ def dns_subdomain(text: str) -> str:
 def email(text: str) -> str:
     """Check the shape of an email address."""
     if not _EMAIL.match(text):
-        raise ValueError(f"{text!r} is not an email address")
+        raise ValueError("is not an email address")
     return text
 
 
 def duration(text: str) -> str:
     """Check a Prometheus-style duration such as 15d or 12h."""
     if not _DURATION.match(text):
-        raise ValueError(f"{text!r} is not a duration; use a number with ms, s, m, h, d, w or y, such as 15d")
+        raise ValueError("is not a duration; use a number with ms, s, m, h, d, w or y, such as 15d")
     return text
 
 
 def image_tag(text: str) -> str:
     """Check an image tag and refuse the moving `latest` tag."""
     if not _IMAGE_TAG.match(text):
-        raise ValueError(f"{text!r} is not an image tag")
+        raise ValueError("is not an image tag")
     if text == "latest":
-        raise ValueError("'latest' is a moving tag; pin a version such as v1.2.3")
+        raise ValueError("is a moving tag; pin a version such as v1.2.3")
     return text
 
 

@@ -1,0 +1,160 @@
+"""Stack config validation: every bad value gives one message naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackconfig import ConfigError, StackConfig, load_stack_config
+from tests.conftest import STACKS, raw_config
+from tests.helpers import DELETE, changed
+
+MEMORY_HINT = "expected a memory quantity with a binary suffix such as 512Mi or 2Gi (Ki, Mi, Gi, Ti; or k, M, G, T)"
+CPU_HINT = "expected a CPU quantity such as 250m, 0.5 or 2"
+DNS_LABEL = ("is not a DNS label; use at most 63 lowercase letters, digits and '-', starting and ending "
+             "with a letter or digit")
+DNS_NAME = "is not a DNS name; use lowercase labels of letters, digits and '-' separated by dots, at most 253 characters"
+STATELESS = "production needs at least 2 replicas of a stateless service"
+
+BAD_CONFIGS = [
+    # (stack, key as `pulumi config set --path` spells it, new value, the exact message)
+    ("staging", "archon:services.server.replcas", 1,
+     "archon:services.server.replcas = 1: unknown key; did you mean 'replicas'? "
+     "allowed keys here: autoscaling, replicas, resources"),
+    ("staging", "archon:databases.postgres.storage.sise", "1Gi",
+     "archon:databases.postgres.storage.sise = '1Gi': unknown key; did you mean 'size'? "
+     "allowed keys here: size, storageClass"),
+    ("staging", "archon:services.server.replicas", -1, "archon:services.server.replicas = -1: must be at least 0"),
+    ("staging", "archon:services.server.replicas", "three",
+     "archon:services.server.replicas = 'three': must be a whole number"),
+    ("staging", "archon:services.server.resources.limits.memory", "2GB",
+     f"archon:services.server.resources.limits.memory = '2GB': is not a Kubernetes quantity; {MEMORY_HINT}"),
+    ("staging", "archon:services.server.resources.limits.memory", "1500m",
+     "archon:services.server.resources.limits.memory = '1500m': is a fraction of a byte (use Mi or Gi, not m); "
+     + MEMORY_HINT),
+    ("staging", "archon:services.server.resources.requests.cpu", "250mc",
+     f"archon:services.server.resources.requests.cpu = '250mc': is not a Kubernetes quantity; {CPU_HINT}"),
+    ("staging", "archon:services.server.resources.requests.cpu", "0",
+     f"archon:services.server.resources.requests.cpu = '0': must be greater than zero; {CPU_HINT}"),
+    ("staging", "archon:services.mcp.resources.limits.cpu", "10m",
+     "archon:services.mcp.resources.limits.cpu = '10m': the limit must be at least the request (50m)"),
+    ("staging", "archon:databases.redis.resources.limits.memory", "64Mi",
+     "archon:databases.redis.resources.limits.memory = '64Mi': the limit must be at least the request (128Mi)"),
+    ("staging", "archon:namespace", "Archon_Staging", f"archon:namespace = 'Archon_Staging': {DNS_LABEL}"),
+    ("staging", "archon:domain", "archon..example.com", f"archon:domain = 'archon..example.com': {DNS_NAME}"),
+    ("staging", "archon:databases.postgres.storage.storageClass", "Fast_SSD",
+     f"archon:databases.postgres.storage.storageClass = 'Fast_SSD': {DNS_NAME}"),
+    ("staging", "archon:acmeEmail", "platform-team", "archon:acmeEmail = 'platform-team': is not an email address"),
+    ("staging", "archon:environment", "prod",
+     "archon:environment = 'prod': must be one of 'staging' or 'production'"),
+    ("staging", "archon:images.tag", "latest",
+     "archon:images.tag = 'latest': is a moving tag; pin a version such as v1.2.3"),
+    ("staging", "archon:images.registry", "GHCR.io/Acme",
+     "archon:images.registry = 'GHCR.io/Acme': is not an image repository such as ghcr.io/acme/archon"),
+    ("staging", "archon:monitoring.retention", "2 weeks",
+     "archon:monitoring.retention = '2 weeks': is not a duration; use a number with ms, s, m, h, d, w or y, "
+     "such as 15d"),
+    ("staging", "archon:ingress.tlsIssuer", "letsencrypt",
+     "archon:ingress.tlsIssuer = 'letsencrypt': must be one of 'letsencrypt-staging', 'letsencrypt-production' "
+     "or 'selfsigned'"),
+    ("staging", "archon:features.agents", "yes please",
+     "archon:features.agents = 'yes please': must be true or false"),
+    ("staging", "archon:services.intelligence.autoscaling.maxReplicas", 0,
+     "archon:services.intelligence.autoscaling.maxReplicas = 0: must be at least 1"),
+    ("staging", "archon:services.frontend.autoscaling", {"enabled": True, "minReplicas": 3, "maxReplicas": 2},
+     "archon:services.frontend.autoscaling.maxReplicas = 2: must be at least minReplicas (3)"),
+    ("staging", "archon:services.server.autoscaling", {"enabled": True},
+     "archon:services.server.autoscaling.enabled = true: archon-server keeps sessions and progress in process "
+     "memory, so it cannot autoscale; set enabled: false and size replicas by hand"),
+    ("staging", "archon:quota.limits.memory", "8Gi",
+     "archon:quota.limits.memory = '8Gi': below the 8320Mi of memory limits that the configured services "
+     "(at maxReplicas) and databases need"),
+    ("staging", "archon:quota.requests.storage", "20Gi",
+     "archon:quota.requests.storage = '20Gi': below the 32Gi the database volumes request"),
+    ("staging", "archon:limitRange.default.cpu", "10m",
+     "archon:limitRange.default.cpu = '10m': must be at least limitRange.defaultRequest (50m)"),
+    ("staging", "archon:services", '{"frontend": ',
+     "archon:services = '{\"frontend\": ': is not valid structured config (Expecting value)"),
+    ("staging", "archon:domain", DELETE, "archon:domain: is required but not set"),
+    ("staging", "archon:services.server.resources", DELETE,
+     "archon:services.server.resources: is required but not set"),
+    ("production", "archon:domain", DELETE, "archon:domain: is required but not set"),
+    ("production", "archon:domain", "archon.example.com",
+     "archon:domain = 'archon.example.com': production needs a real, publicly resolvable domain "
+     "(not a reserved name such as example.com, .local or .test)"),
+    ("production", "archon:domain", "archon.local",
+     "archon:domain = 'archon.local': production needs a real, publicly resolvable domain "
+     "(not a reserved name such as example.com, .local or .test)"),
+    ("production", "archon:acmeEmail", "ops@example.org",
+     "archon:acmeEmail = 'ops@example.org': production needs a real ACME contact address; "
+     "Let's Encrypt rejects reserved domains"),
+    ("production", "archon:services.frontend.replicas", 1, f"archon:services.frontend.replicas = 1: {STATELESS}"),
+    ("production", "archon:services.frontend.autoscaling.minReplicas", 1,
+     f"archon:services.frontend.autoscaling.minReplicas = 1: {STATELESS}"),
+    ("production", "archon:ingress.tlsIssuer", "letsencrypt-staging",
+     "archon:ingress.tlsIssuer = 'letsencrypt-staging': production needs trusted certificates: use "
+     "letsencrypt-production (or selfsigned for a private cluster)"),
+    ("production", "archon:protectStatefulResources", "false",
+     "archon:protectStatefulResources = false: production must protect stateful resources from deletion; "
+     "set it to true"),
+]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stacks_are_valid(stack):
+    cfg = load_stack_config(stack, raw_config(stack))
+    assert isinstance(cfg, StackConfig)
+    assert cfg.environment == stack
+
+
+@pytest.mark.parametrize("stack, key, value, message", BAD_CONFIGS, ids=[f"{c[0]}:{c[1]}={c[2]!r}"[:70]
+                                                                          for c in BAD_CONFIGS])
+def test_bad_config_gives_one_exact_message(stack, key, value, message):
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(stack, changed(raw_config(stack), key, value))
+    assert [str(issue) for issue in caught.value.issues] == [message]
+    assert str(caught.value) == f"invalid config for stack '{stack}' (1 problem):\n  {message}"
+
+
+def test_every_problem_is_reported_at_once():
+    raw = changed(raw_config("staging"), "archon:services.server.replicas", -1)
+    raw = changed(raw, "archon:namespce", "x")
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert sorted(issue.path for issue in caught.value.issues) == ["namespce", "services.server.replicas"]
+    assert str(caught.value).startswith("invalid config for stack 'staging' (2 problems):")
+
+
+def test_workload_limit_above_limit_range_max_names_each_workload():
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", changed(raw_config("staging"), "archon:limitRange.max.memory", "1Gi"))
+    assert [str(i) for i in caught.value.issues] == [
+        "archon:services.server.resources.limits.memory = '2Gi': exceeds limitRange.max.memory (1Gi); "
+        "the namespace would reject the pod",
+        "archon:databases.memgraph.resources.limits.memory = '2Gi': exceeds limitRange.max.memory (1Gi); "
+        "the namespace would reject the pod",
+    ]
+
+
+def test_unknown_top_level_key_suggests_the_closest():
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", changed(raw_config("staging"), "archon:namespce", "archon"))
+    (issue,) = caught.value.issues
+    assert str(issue).startswith("archon:namespce = 'archon': unknown key; did you mean 'namespace'? allowed keys here: ")
+
+
+def test_keys_of_other_namespaces_and_external_secrets_are_not_the_programs_business():
+    raw = raw_config("staging") | {"kubernetes:context": "kind-archon", "archon:sentryDsn": "https://x@sentry.io/1"}
+    assert load_stack_config("staging", raw).namespace == "archon-staging"
+
+
+def test_a_disabled_agents_service_needs_no_production_replicas():
+    raw = changed(raw_config("production"), "archon:services.agents.replicas", 1)
+    assert load_stack_config("production", raw).features.agents is False
+    raw = changed(raw, "archon:features.agents", True)
+    with pytest.raises(ConfigError, match="archon:services.agents.replicas = 1: production needs at least 2"):
+        load_stack_config("production", raw)
+
+
+def test_quantities_accept_numbers_as_yaml_writes_them():
+    raw = changed(raw_config("staging"), "archon:services.server.resources.limits.cpu", 2)
+    assert load_stack_config("staging", raw).services.server.resources.limits.cpu == "2"

@@ -1,0 +1,181 @@
+"""The secure workload builder: its defaults, what components may override, and what it refuses."""
+
+from __future__ import annotations
+
+import inspect
+
+import pulumi_kubernetes as k8s
+import pytest
+
+from components import workload as w
+from stackconfig.model import Resources
+from tests.conftest import ROOT, plan
+
+SMALL = Resources.model_validate({"requests": {"cpu": "100m", "memory": "128Mi"},
+                                  "limits": {"cpu": "500m", "memory": "256Mi"}})
+PROBES = w.Probes(readiness=w.Probe(http_path="/health"), liveness=w.Probe(http_path="/"))
+WORKLOADS = ROOT / "tests" / "programs" / "workloads"
+
+
+def app(**overrides) -> w.Container:
+    return w.Container(**{"name": "app", "image": "ghcr.io/acme/app:v1", "resources": SMALL, "probes": PROBES,
+                          **overrides})
+
+
+def test_container_defaults_are_the_hardened_ones():
+    c = w.container_args(app())
+    sc = c.security_context
+    assert (sc.run_as_non_root, sc.read_only_root_filesystem, sc.allow_privilege_escalation, sc.privileged) == \
+        (True, True, False, False)
+    assert sc.capabilities.drop == ["ALL"] and sc.capabilities.add is None
+    assert sc.seccomp_profile.type == "RuntimeDefault"
+    assert c.resources.requests == {"cpu": "100m", "memory": "128Mi"}
+    assert c.resources.limits == {"cpu": "500m", "memory": "256Mi"}
+    assert c.readiness_probe.http_get.path == "/health" and c.liveness_probe.http_get.path == "/"
+    assert c.startup_probe is None
+
+
+def test_pod_defaults_are_the_hardened_ones():
+    spec = w.pod_spec(containers=[app()], run_as=w.RunAs(1000, 2000))
+    psc = spec.security_context
+    assert (psc.run_as_non_root, psc.run_as_user, psc.run_as_group, psc.fs_group) == (True, 1000, 2000, 2000)
+    assert psc.fs_group_change_policy == "OnRootMismatch"
+    assert psc.seccomp_profile.type == "RuntimeDefault"
+    assert spec.automount_service_account_token is False
+    assert spec.enable_service_links is False
+    assert spec.host_network is None and spec.host_pid is None and spec.host_ipc is None
+    assert spec.volumes is None
+
+
+def test_writable_paths_become_size_limited_empty_dirs_mounted_where_asked():
+    spec = w.pod_spec(containers=[app(writable_paths=[w.WritablePath("/tmp", "1Gi"),
+                                                      w.WritablePath("/dev/shm", "64Mi", in_memory=True)])],
+                      run_as=w.RunAs(1000, 1000))
+    volumes = {v.name: v.empty_dir for v in spec.volumes}
+    assert set(volumes) == {"app-tmp", "app-dev-shm"}
+    assert (volumes["app-tmp"].size_limit, volumes["app-tmp"].medium) == ("1Gi", None)
+    assert (volumes["app-dev-shm"].size_limit, volumes["app-dev-shm"].medium) == ("64Mi", "Memory")
+    mounts = {m.mount_path: m.name for m in spec.containers[0].volume_mounts}
+    assert mounts == {"/tmp": "app-tmp", "/dev/shm": "app-dev-shm"}
+
+
+def test_overrides_components_may_ask_for():
+    c = w.container_args(app(run_as=w.RunAs(101, 103), ports={"http": 8080, "http-metrics": 9090},
+                             probes=w.Probes(readiness=w.Probe(tcp=True, port="http"),
+                                             liveness=w.Probe(command=["true"]),
+                                             startup=w.Probe(http_path="/ready", failure_threshold=60)),
+                             env={"LOG_LEVEL": "info"},
+                             secret_env={"OPENAI_API_KEY": w.SecretRef("archon-secrets", "openai")}))
+    assert (c.security_context.run_as_user, c.security_context.run_as_group) == (101, 103)
+    assert [(p.name, p.container_port) for p in c.ports] == [("http", 8080), ("http-metrics", 9090)]
+    assert c.readiness_probe.tcp_socket.port == "http"
+    assert c.liveness_probe.exec_.command == ["true"]
+    assert c.startup_probe.failure_threshold == 60
+    plain, secret = c.env
+    assert (plain.name, plain.value) == ("LOG_LEVEL", "info")
+    assert secret.value is None
+    assert (secret.value_from.secret_key_ref.name, secret.value_from.secret_key_ref.key) == ("archon-secrets", "openai")
+
+
+def test_init_containers_need_no_probes_but_get_the_same_hardening():
+    spec = w.pod_spec(containers=[app()], init_containers=[app(name="init", probes=None)], run_as=w.RunAs(1, 1))
+    init = spec.init_containers[0]
+    assert init.readiness_probe is None and init.liveness_probe is None
+    assert init.security_context.read_only_root_filesystem is True
+    assert init.security_context.capabilities.drop == ["ALL"]
+
+
+def test_claim_template_volumes_and_declared_volumes_can_be_mounted():
+    config = k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="cfg"))
+    spec = w.pod_spec(containers=[app(mounts=[w.Mount("config", "/etc/app"), w.Mount("data", "/data", False)])],
+                      run_as=w.RunAs(1, 1), volumes=[config], claim_volumes=["data"])
+    assert [(m.name, m.mount_path, m.read_only) for m in spec.containers[0].volume_mounts] == \
+        [("config", "/etc/app", True), ("data", "/data", False)]
+
+
+REFUSALS = [
+    (lambda: w.RunAs(0, 1000), "run_as.user must be a positive numeric id, got 0 (root, 0, is never allowed)"),
+    (lambda: w.RunAs(1000, 0), "run_as.group must be a positive numeric id, got 0"),
+    (lambda: w.RunAs("1000", 1000), "run_as.user must be a positive numeric id, got '1000'"),
+    (lambda: w.WritablePath("tmp"), "writable path 'tmp' must be an absolute path below /"),
+    (lambda: w.WritablePath("/tmp", "1GB"), "writable path /tmp: size_limit '1GB' is not a Kubernetes quantity"),
+    (lambda: w.Probe(http_path="/", tcp=True), "a probe needs exactly one of http_path=, tcp=True or command="),
+    (lambda: w.Probe(), "a probe needs exactly one of http_path=, tcp=True or command="),
+    (lambda: w.container_args(app(probes=None)), "container app: probes= is required"),
+    (lambda: w.container_args(app(env={"DB_PASSWORD": "hunter2"})),
+     "container app: env DB_PASSWORD looks like a secret; pass it with secret_env= (a secretKeyRef)"),
+    (lambda: w.container_args(app(env={"OPENAI_API_KEY": "sk-1"})), "env OPENAI_API_KEY looks like a secret"),
+    (lambda: w.container_args(app(ports={"HTTP_Port": 80})), "container app: port name 'HTTP_Port' must be"),
+    (lambda: w.container_args(app(ports={"a-very-long-port-name": 80})), "port name 'a-very-long-port-name'"),
+    (lambda: w.container_args(app(writable_paths=[w.WritablePath("/tmp")], mounts=[w.Mount("v", "/tmp")])),
+     "container app: a path is mounted twice"),
+    (lambda: w.container_args(app(writable_paths=[w.WritablePath("/dev/shm", "256Mi", in_memory=True)])),
+     "memory-backed writable paths (268435456 bytes) must stay below the memory limit"),
+    (lambda: w.pod_spec(containers=[], run_as=w.RunAs(1, 1)), "a pod needs at least one container"),
+    (lambda: w.pod_spec(containers=[app(), app()], run_as=w.RunAs(1, 1)), "container names must be unique"),
+    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount("cfg", "/etc/x")])], run_as=w.RunAs(1, 1)),
+     "container app mounts volume 'cfg', which the pod does not declare (declared: none)"),
+    (lambda: w.pod_spec(containers=[app()], run_as=w.RunAs(1, 1), volumes=[k8s.core.v1.VolumeArgs(
+        name="host", host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/var/log"))]),
+     "volume host: hostPath volumes are not allowed"),
+    (lambda: w.pod_spec(containers=[app()], run_as=w.RunAs(1, 1), volumes=[k8s.core.v1.VolumeArgs(
+        name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())]),
+     "volume scratch: declare scratch space with writable_paths=, which sets a size limit"),
+]
+
+
+@pytest.mark.parametrize("build, message", REFUSALS, ids=[r[1][:50] for r in REFUSALS])
+def test_builder_refuses_what_the_secure_defaults_do_not_allow(build, message):
+    with pytest.raises(w.WorkloadSpecError) as caught:
+        build()
+    assert message in str(caught.value)
+
+
+def test_there_is_no_way_to_pass_a_raw_security_context():
+    for builder in (w.Container, w.container_args, w.pod_spec, w.pod_template):
+        assert not any("security" in name for name in inspect.signature(builder).parameters), builder
+    with pytest.raises(TypeError):
+        w.pod_spec(containers=[app()], run_as=w.RunAs(1, 1), security_context={"privileged": True})
+
+
+@pytest.fixture(scope="module")
+def workloads(tmp_path_factory):
+    result = plan("test", tmp_path_factory.mktemp("workloads"), project_dir=WORKLOADS)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def pod_specs(manifest: dict) -> dict:
+    spec = manifest["spec"]
+    if manifest["kind"] == "CronJob":
+        return spec["jobTemplate"]["spec"]["template"]["spec"]
+    return spec["template"]["spec"]
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "CronJob"])
+def test_rendered_pods_carry_the_defaults_on_the_wire(workloads, kind):
+    (manifest,) = workloads.objects(kind)
+    pod = pod_specs(manifest)
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert isinstance(pod["securityContext"]["runAsUser"], int) and pod["securityContext"]["runAsUser"] > 0
+    for container in pod["containers"] + pod.get("initContainers", []):
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "privileged": False,
+            "readOnlyRootFilesystem": True, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        assert set(container["resources"]) == {"requests", "limits"}
+    for container in pod["containers"]:
+        assert "readinessProbe" in container and "livenessProbe" in container
+    for volume in pod.get("volumes", []):
+        assert "hostPath" not in volume
+        if "emptyDir" in volume:
+            assert "sizeLimit" in volume["emptyDir"]
+
+
+def test_secret_env_is_a_secret_key_ref_on_the_wire(workloads):
+    (deployment,) = workloads.objects("Deployment")
+    env = {e["name"]: e for e in pod_specs(deployment)["containers"][0]["env"]}
+    assert env["OPENAI_API_KEY"] == {"name": "OPENAI_API_KEY", "valueFrom": {
+        "secretKeyRef": {"key": "openai-api-key", "name": "archon-secrets"}}}
+    assert env["ARCHON_SERVER_PORT"] == {"name": "ARCHON_SERVER_PORT", "value": "8181"}
