@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def longest_chain(resources: list[dict]) -> list[str]:
     edges = {r["urn"]: set(r["dependencies"]) | ({r["parent"]} if r["parent"] else set()) for r in resources}
     names = {r["urn"]: f'{r["type"].split(":")[-1]}/{r["name"]}' for r in resources}
 
-    @lru_cache(maxsize=None)
+    @cache
     def chain(urn: str) -> tuple[str, ...]:
         before = max((chain(dep) for dep in edges.get(urn, ()) if dep in edges), key=len, default=())
         return (*before, urn)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -34,7 +32,7 @@ class NamespaceBaseline(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
 
     def __init__(self, name: str, *, namespace: str, environment: str, quota: Quota, limit_range: LimitRange,
-                 protect: bool, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 protect: bool, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:NamespaceBaseline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY,

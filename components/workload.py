@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -40,7 +39,7 @@ class RunAs:
 
     user: int
     group: int
-    fs_group: Optional[int] = None
+    fs_group: int | None = None
 
     def __post_init__(self) -> None:
         for what, value in (("user", self.user), ("group", self.group), ("fs_group", self.fs_group)):
@@ -75,10 +74,10 @@ class WritablePath:
 class Probe:
     """One probe: an HTTP GET, a TCP connect or a command, with its timing."""
 
-    http_path: Optional[str] = None
+    http_path: str | None = None
     tcp: bool = False
-    command: Optional[Sequence[str]] = None
-    port: Union[str, int] = "http"
+    command: Sequence[str] | None = None
+    port: str | int = "http"
     initial_delay_seconds: int = 0
     period_seconds: int = 10
     timeout_seconds: int = 3
@@ -108,7 +107,7 @@ class Probes:
 
     readiness: Probe
     liveness: Probe
-    startup: Optional[Probe] = None
+    startup: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class Mount:
     volume: str
     path: str
     read_only: bool = True
-    sub_path: Optional[str] = None
+    sub_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,15 +135,15 @@ class Container:
     name: str
     image: pulumi.Input[str]
     resources: Resources
-    probes: Optional[Probes] = None
+    probes: Probes | None = None
     ports: Mapping[str, int] = field(default_factory=dict)
-    command: Optional[Sequence[str]] = None
-    args: Optional[Sequence[pulumi.Input[str]]] = None
+    command: Sequence[str] | None = None
+    args: Sequence[pulumi.Input[str]] | None = None
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
     writable_paths: Sequence[WritablePath] = ()
     mounts: Sequence[Mount] = ()
-    run_as: Optional[RunAs] = None
+    run_as: RunAs | None = None
     image_pull_policy: str = "IfNotPresent"
 
 
@@ -195,11 +194,11 @@ def pod_spec(
     init_containers: Sequence[Container] = (),
     volumes: Sequence[core.VolumeArgs] = (),
     claim_volumes: Sequence[str] = (),
-    service_account_name: Optional[pulumi.Input[str]] = None,
+    service_account_name: pulumi.Input[str] | None = None,
     automount_service_account_token: bool = False,
-    termination_grace_period_seconds: Optional[int] = None,
-    restart_policy: Optional[str] = None,
-    topology_spread_constraints: Optional[Sequence[core.TopologySpreadConstraintArgs]] = None,
+    termination_grace_period_seconds: int | None = None,
+    restart_policy: str | None = None,
+    topology_spread_constraints: Sequence[core.TopologySpreadConstraintArgs] | None = None,
 ) -> core.PodSpecArgs:
     """Build a hardened pod spec; every writable path becomes a size-limited emptyDir.
 
@@ -243,11 +242,12 @@ def pod_spec(
     )
 
 
-def pod_template(*, labels: Mapping[str, str], annotations: Optional[Mapping[str, str]] = None,
+def pod_template(*, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None,
                  **spec) -> core.PodTemplateSpecArgs:
     """A pod template (for Deployments, StatefulSets, Jobs) with labels and a hardened spec."""
     return core.PodTemplateSpecArgs(
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels), annotations=dict(annotations) if annotations else None),
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels),
+                                            annotations=dict(annotations) if annotations else None),
         spec=pod_spec(**spec),
     )
 

@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
     plan.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
     args = parser.parse_args(argv)
-    return run_plan(args.stack, args.out or args.project_dir / "build" / args.stack, args.project_dir, args.policy_config,
-                    args.format)
+    out = args.out or args.project_dir / "build" / args.stack
+    return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format)
 
 
 def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | None, fmt: str) -> int:
@@ -43,7 +43,7 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
     except (ProjectError, ProgramError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except Exception:  # noqa: BLE001 - any failure of the program is reported, never a partial plan
+    except Exception:  # any failure of the program is reported, never a partial plan
         print(f"error: the program failed for stack '{stack}':\n{traceback.format_exc()}", file=sys.stderr)
         return EXIT_INVALID
     write_plan(out, stack, recording)

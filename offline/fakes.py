@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import uuid
-from typing import Any
 
 AUTONAMED = "pulumi.com/autonamed"
 

@@ -61,9 +61,9 @@ def read_stack(project_dir: Path, stack: str) -> StackInputs:
     inputs = StackInputs(project_dir=project_dir, project=name, stack=stack, main=main)
 
     values: dict[str, Any] = {}
-    for raw_key, value in (stack_doc.get("config") or {}).items():
+    for raw_key, value in _section(stack_doc, "config", stack_file).items():
         values[_qualify(name, raw_key)] = value
-    for raw_key, decl in (project_doc.get("config") or {}).items():
+    for raw_key, decl in _section(project_doc, "config", project_file).items():
         _apply_declaration(inputs, values, _qualify(name, raw_key), decl, stack_file.name)
     for key, value in values.items():
         secret, text = _encode(inputs, key, value)
@@ -79,6 +79,9 @@ def _apply_declaration(inputs: StackInputs, values: dict, key: str, decl: Any, s
         default = decl.get("value") if isinstance(decl, dict) else decl
         values.setdefault(key, default)
         return
+    if decl["type"] not in _TYPES:
+        raise ProjectError(f"Pulumi.yaml: config key '{key}' has type {decl['type']!r}; the Pulumi CLI allows "
+                           f"only {', '.join(_TYPES)} (structured keys stay undeclared)")
     if key not in values:
         if "default" in decl:
             values[key] = decl["default"]
@@ -89,8 +92,8 @@ def _apply_declaration(inputs: StackInputs, values: dict, key: str, decl: Any, s
             raise ProjectError(f"Stack '{inputs.stack}' is missing configuration value '{key}'")
         return
     value = values[key]
-    expected = _TYPES.get(decl["type"])
-    if _is_secure(value) or expected is None:
+    expected = _TYPES[decl["type"]]
+    if _is_secure(value):
         return
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ProjectError(f"Stack '{inputs.stack}' with configuration key '{key}' must be of type "
@@ -122,6 +125,13 @@ def _strip_secure(inputs: StackInputs, key: str, value: Any, secret: list) -> An
     if isinstance(value, list):
         return [_strip_secure(inputs, key, v, secret) for v in value]
     return value
+
+
+def _section(doc: dict, name: str, path: Path) -> dict:
+    section = doc.get(name) or {}
+    if not isinstance(section, dict):
+        raise ProjectError(f"{path.name}: '{name}' must be a mapping of keys to values")
+    return section
 
 
 def _is_secure(value: Any) -> bool:

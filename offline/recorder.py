@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
@@ -35,7 +35,7 @@ class Registration:
     urn: str
     type: str
     name: str
-    parent: Optional[str]
+    parent: str | None
     custom: bool
     inputs: dict
     dependencies: list[str]
@@ -59,7 +59,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.recording = Recording()
         self._lock = threading.Lock()
-        self.stack_urn: Optional[str] = None
+        self.stack_urn: str | None = None
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the engine builds them: the parent's full qualified type, never the root stack's."""

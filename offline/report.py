@@ -75,7 +75,8 @@ def json_report(inputs: StackInputs, recording: Recording, out: Path, manifest_c
         "resources": [{"urn": r.urn, "type": r.type, "name": r.name, "plan": "create", "options": r.options}
                       for r in ordered(recording)],
         "summary": {"create": len(recording.resources), "manifests": manifest_count},
-        "outputs": {k: ("[secret]" if k in recording.secret_outputs else v) for k, v in sorted(recording.outputs.items())},
+        "outputs": {k: ("[secret]" if k in recording.secret_outputs else v)
+                    for k, v in sorted(recording.outputs.items())},
         "placeholders": [{"key": p.key, "reason": p.reason} for p in inputs.placeholders],
         "policy": {"ran": False, "reason": NO_POLICY_PACK, "mandatory": 0, "advisory": 0},
     }, indent=2)

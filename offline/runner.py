@@ -24,9 +24,18 @@ from offline.recorder import OfflineMocks, Recording, RecordingMonitor
 class ProgramError(Exception):
     """The program stopped with an error (invalid config raises pulumi.RunError with the message)."""
 
+    def __init__(self, message: str, registered: list[str]) -> None:
+        super().__init__(message)
+        self.registered = registered  # types registered before it stopped, for tests and diagnosis
+
 
 def run_program(inputs: StackInputs) -> Recording:
-    """Run the program once, as `pulumi preview` would, and return its registrations and outputs."""
+    """Run the program once, as `pulumi preview` would, and return its registrations and outputs.
+
+    Not `set_mocks`: it creates and finishes the root Stack itself, so outputs exported later never
+    reach the monitor. Instead the SDK's MockSettings, MockEngine and a MockMonitor subclass are
+    configured here and the program runs in `run_in_stack`, exactly as the language host runs it.
+    """
     monitor = RecordingMonitor(OfflineMocks())
     logger = logging.getLogger("offline.program")
     if not logger.handlers:
@@ -58,7 +67,7 @@ def run_program(inputs: StackInputs) -> Recording:
         with _program_context(inputs.project_dir):
             loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(inputs.main), run_name="__main__")))
     except pulumi.RunError as exc:
-        raise ProgramError(str(exc)) from None
+        raise ProgramError(str(exc), [r.type for r in monitor.recording.resources]) from None
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())
         for thread_loop in thread_loops:

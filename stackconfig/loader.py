@@ -6,7 +6,7 @@ import difflib
 import json
 import typing
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -41,7 +41,7 @@ def parse_raw_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Confi
     return data, issues
 
 
-def load_stack_config(stack: str, raw: Optional[Mapping[str, Any]] = None) -> StackConfig:
+def load_stack_config(stack: str, raw: Mapping[str, Any] | None = None) -> StackConfig:
     """Validate a stack's config; raise ConfigError listing every problem by key."""
     data, issues = parse_raw_config(pulumi_config() if raw is None else raw)
     if issues:
@@ -104,7 +104,7 @@ def _allowed_keys(parent: list[str]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _model_of(annotation: Any) -> Optional[type[BaseModel]]:
+def _model_of(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):

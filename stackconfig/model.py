@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -63,7 +63,7 @@ class Storage(_Section):
     """A persistent volume request; no storage class means the cluster default."""
 
     size: Memory
-    storage_class: Optional[DnsSubdomain] = None
+    storage_class: DnsSubdomain | None = None
 
 
 class DatabaseSettings(_Section):

@@ -122,7 +122,8 @@ def _production(cfg: StackConfig) -> list[ConfigIssue]:
                                   "(not a reserved name such as example.com, .local or .test)"))
     if _reserved(cfg.acme_email.rsplit("@", 1)[-1]):
         issues.append(ConfigIssue("acmeEmail", cfg.acme_email,
-                                  "production needs a real ACME contact address; Let's Encrypt rejects reserved domains"))
+                                  "production needs a real ACME contact address; "
+                                  "Let's Encrypt rejects reserved domains"))
     if cfg.ingress.tls_issuer == "letsencrypt-staging":
         issues.append(ConfigIssue("ingress.tlsIssuer", cfg.ingress.tls_issuer,
                                   "production needs trusted certificates: use letsencrypt-production "

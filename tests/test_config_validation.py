@@ -12,7 +12,8 @@ MEMORY_HINT = "expected a memory quantity with a binary suffix such as 512Mi or 
 CPU_HINT = "expected a CPU quantity such as 250m, 0.5 or 2"
 DNS_LABEL = ("is not a DNS label; use at most 63 lowercase letters, digits and '-', starting and ending "
              "with a letter or digit")
-DNS_NAME = "is not a DNS name; use lowercase labels of letters, digits and '-' separated by dots, at most 253 characters"
+DNS_NAME = ("is not a DNS name; use lowercase labels of letters, digits and '-' separated by dots, "
+            "at most 253 characters")
 STATELESS = "production needs at least 2 replicas of a stateless service"
 
 BAD_CONFIGS = [
@@ -139,7 +140,8 @@ def test_unknown_top_level_key_suggests_the_closest():
     with pytest.raises(ConfigError) as caught:
         load_stack_config("staging", changed(raw_config("staging"), "archon:namespce", "archon"))
     (issue,) = caught.value.issues
-    assert str(issue).startswith("archon:namespce = 'archon': unknown key; did you mean 'namespace'? allowed keys here: ")
+    assert str(issue).startswith(
+        "archon:namespce = 'archon': unknown key; did you mean 'namespace'? allowed keys here: ")
 
 
 def test_keys_of_other_namespaces_and_external_secrets_are_not_the_programs_business():
@@ -151,7 +153,7 @@ def test_a_disabled_agents_service_needs_no_production_replicas():
     raw = changed(raw_config("production"), "archon:services.agents.replicas", 1)
     assert load_stack_config("production", raw).features.agents is False
     raw = changed(raw, "archon:features.agents", True)
-    with pytest.raises(ConfigError, match="archon:services.agents.replicas = 1: production needs at least 2"):
+    with pytest.raises(ConfigError, match=r"archon:services\.agents\.replicas = 1: production needs at least 2"):
         load_stack_config("production", raw)
 
 

@@ -32,6 +32,7 @@ def test_stack_manifests_are_schema_valid(plans, stack, version):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_builder_workloads_are_schema_valid(tmp_path, version):
     result = plan("test", tmp_path, project_dir=ROOT / "tests" / "programs" / "workloads")
+    assert result.exit_code == 0, result.stderr
     files = sorted((tmp_path / "manifests").glob("*.yaml"))
     assert [f.name.split("-")[0] for f in files] == ["configmap", "cronjob", "deployment", "statefulset"]
     validation = validate(files, version)

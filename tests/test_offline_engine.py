@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from offline.fakes import AUTONAMED, autoname, computed_outputs
-from offline.project import placeholder_value, read_stack
+from offline.project import ProjectError, placeholder_value, read_stack
 from tests.conftest import ROOT, plan
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "inputs", "dependencies", "options"}
@@ -113,6 +114,7 @@ def test_computed_outputs_are_obviously_fake_and_stable():
 
 def test_plans_are_byte_for_byte_reproducible(plans, tmp_path):
     again = plan("staging", tmp_path)
+    assert again.exit_code == 0, again.stderr
     first = plans["staging"].out
     for name in ("resources.json", "outputs.json", "manifests.yaml"):
         assert (tmp_path / name).read_text() == (first / name).read_text(), name
@@ -131,3 +133,31 @@ def test_text_report_lists_tree_outputs_placeholders_and_policy_status(plans):
     assert "archon:openaiApiKey  declared secret, not set in Pulumi.staging.yaml" in out
     assert "no policy pack was run" in out
     assert "+ 7 to create" in out
+
+
+def test_invalid_config_registers_nothing_but_the_root_stack(project_copy):
+    from offline.runner import ProgramError, run_program
+
+    stack_file = project_copy / "Pulumi.staging.yaml"
+    stack_file.write_text(stack_file.read_text().replace("replicas: 1", "replicas: -1", 1))
+    with pytest.raises(ProgramError) as caught:
+        run_program(read_stack(project_copy, "staging"))
+    assert caught.value.registered == ["pulumi:pulumi:Stack"]
+    assert "archon:services.frontend.replicas = -1: must be at least 0" in str(caught.value)
+
+
+@pytest.mark.parametrize("project_yaml, stack_yaml, message", [
+    ("name: archon\nruntime: python\nconfig:\n  services:\n    type: object\n", "config: {}\n",
+     "Pulumi.yaml: config key 'archon:services' has type 'object'; the Pulumi CLI allows only string, integer, "
+     "boolean, array (structured keys stay undeclared)"),
+    ("name: archon\nruntime: python\n", "config: [1, 2]\n",
+     "Pulumi.staging.yaml: 'config' must be a mapping of keys to values"),
+    ("name: archon\nruntime: python\n", "config: {archon:x: [unclosed\n", "Pulumi.staging.yaml is not valid YAML"),
+    ("runtime: python\n", "config: {}\n", "Pulumi.yaml: 'name' is required"),
+])
+def test_broken_project_files_are_named_in_the_error(tmp_path, project_yaml, stack_yaml, message):
+    (tmp_path / "Pulumi.yaml").write_text(project_yaml)
+    (tmp_path / "Pulumi.staging.yaml").write_text(stack_yaml)
+    with pytest.raises(ProjectError) as caught:
+        read_stack(tmp_path, "staging")
+    assert str(caught.value).startswith(message)
