@@ -16,6 +16,15 @@ from offline import fakes
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
+def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A URN as the engine builds it: the parent's full qualified type, never the root stack's."""
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != STACK_TYPE:
+            type_ = f"{parent_type}${type_}"
+    return "urn:pulumi:" + "::".join([stack, project, type_, name])
+
+
 class OfflineMocks(Mocks):
     """Answers registrations like the providers would, with deterministic fake computed values."""
 
@@ -62,12 +71,7 @@ class RecordingMonitor(MockMonitor):
         self.stack_urn: str | None = None
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        """URNs as the engine builds them: the parent's full qualified type, never the root stack's."""
-        if parent:
-            parent_type = parent.split("::")[2]
-            if parent_type != STACK_TYPE:
-                type_ = f"{parent_type}${type_}"
-        return "urn:pulumi:" + "::".join([get_stack(), get_project(), type_, name])
+        return engine_urn(get_stack(), get_project(), parent, type_, name)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)

@@ -161,3 +161,16 @@ def test_broken_project_files_are_named_in_the_error(tmp_path, project_yaml, sta
     with pytest.raises(ProjectError) as caught:
         read_stack(tmp_path, "staging")
     assert str(caught.value).startswith(message)
+
+
+def test_nested_urns_chain_every_parent_type_but_the_root_stack():
+    from offline.recorder import engine_urn
+
+    stack = engine_urn("s", "p", "", "pulumi:pulumi:Stack", "p-s")
+    component = engine_urn("s", "p", stack, "archon:components:Service", "server")
+    inner = engine_urn("s", "p", component, "archon:components:Database", "db")
+    leaf = engine_urn("s", "p", inner, "kubernetes:apps/v1:StatefulSet", "db")
+    assert component == "urn:pulumi:s::p::archon:components:Service::server"
+    assert inner == "urn:pulumi:s::p::archon:components:Service$archon:components:Database::db"
+    assert leaf == ("urn:pulumi:s::p::archon:components:Service$archon:components:Database"
+                    "$kubernetes:apps/v1:StatefulSet::db")
