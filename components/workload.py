@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stackconfig import quantities
+from policies.archon_policies import quantities
+from policies.archon_policies.platform import SECRET_NAME
 from stackconfig.model import Resources
 
 core = k8s.core.v1
 
 _PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
-_SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|_DSN$|^DSN$)")
 # Volume sources that are not node-bound and that the PSS restricted profile allows.
 _ALLOWED_VOLUME_SOURCES = ("config_map", "secret", "persistent_volume_claim", "empty_dir", "projected",
                            "downward_api", "ephemeral", "csi")
@@ -261,7 +261,7 @@ def _check_container(spec: Container, init: bool) -> None:
             raise WorkloadSpecError(f"{where}: port name {name!r} must be at most 15 lowercase letters, digits "
                                     "and '-', with at least one letter (e.g. http, http-metrics, tcp-postgres)")
     for name in spec.env:
-        if _SECRET_LOOKING.search(name.upper()):
+        if SECRET_NAME.search(name.upper()):
             raise WorkloadSpecError(f"{where}: env {name} looks like a secret; pass it with secret_env= "
                                     "(a secretKeyRef), never as a literal value")
         if name in spec.secret_env:

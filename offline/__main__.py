@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from pathlib import Path
 
+from offline.analyzer import PolicyPackError
+from offline.policy_config import PolicyConfigError
+from offline.policy_report import write_reports
+from offline.policy_step import default_config_path, run_policies
 from offline.project import ProjectError, read_stack
-from offline.render import clear_plan, manifests, write_plan
+from offline.render import clear_plan, manifests, ordered, write_plan
 from offline.report import json_report, text_report
 from offline.runner import ProgramError, run_program
 
@@ -23,43 +26,44 @@ def main(argv: list[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="run the program under mocks and write the plan")
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.STACK.yaml)")
     plan.add_argument("--out", type=Path, help="output folder (default: build/STACK in the project folder)")
-    plan.add_argument("--policy-config", type=Path, help="policy pack config file (--policy-pack-config format)")
+    plan.add_argument("--policy-config", type=Path,
+                      help="policy pack config (--policy-pack-config format; default: policies/config/STACK.json)")
+    plan.add_argument("--policy-pack", type=Path, help="policy pack folder (default: policies/ in the project)")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
     plan.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
     args = parser.parse_args(argv)
     out = args.out or args.project_dir / "build" / args.stack
-    return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format)
+    return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format, args.policy_pack)
 
 
-def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | None, fmt: str) -> int:
+def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | None, fmt: str,
+             policy_pack: Path | None = None) -> int:
     """Plan one stack; messages for invalid input go to stderr and nothing is written."""
-    out = out.resolve()
+    out, project_dir = out.resolve(), project_dir.resolve()
+    pack_dir = (policy_pack or project_dir / "policies").resolve()
     clear_plan(out)
     try:
-        if policy_config is not None:
-            _check_policy_config(policy_config)
-        inputs = read_stack(project_dir.resolve(), stack)
+        inputs = read_stack(project_dir, stack)
+        if policy_config is None and (pack_dir / "PulumiPolicy.yaml").is_file():
+            policy_config = default_config_path(inputs, pack_dir)
+        elif policy_config is not None and not (pack_dir / "PulumiPolicy.yaml").is_file():
+            raise PolicyConfigError(f"--policy-config given, but {pack_dir} has no PulumiPolicy.yaml")
         recording = run_program(inputs)
-    except (ProjectError, ProgramError) as exc:
+        outcome = (run_policies(inputs, recording, pack_dir, policy_config)
+                   if (pack_dir / "PulumiPolicy.yaml").is_file() else None)
+    except (ProjectError, ProgramError, PolicyConfigError, PolicyPackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except Exception:  # any failure of the program is reported, never a partial plan
         print(f"error: the program failed for stack '{stack}':\n{traceback.format_exc()}", file=sys.stderr)
         return EXIT_INVALID
     write_plan(out, stack, recording)
+    if outcome is not None:
+        write_reports(out, stack, outcome.info, outcome.levels, outcome.items, ordered(recording), project_dir)
     count = len(manifests(recording))
     report = json_report if fmt == "json" else text_report
-    print(report(inputs, recording, out, count))
-    return EXIT_OK
-
-
-def _check_policy_config(path: Path) -> None:
-    try:
-        json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ProjectError(f"--policy-config: no such file {path}") from None
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"--policy-config: {path} is not valid JSON ({exc})") from None
+    print(report(inputs, recording, out, count, outcome))
+    return EXIT_POLICY if outcome is not None and outcome.summary["mandatory"] else EXIT_OK
 
 
 if __name__ == "__main__":

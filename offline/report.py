@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from offline.policy_report import table
+from offline.policy_step import PolicyOutcome
 from offline.project import StackInputs
 from offline.recorder import Recording, Registration
 from offline.render import ordered
 
-NO_POLICY_PACK = ("no policy pack was run: the offline engine does not drive a policy pack yet "
-                  "(DESIGN.md step 4 arrives with the policy pack issue)")
+NO_POLICY_PACK = "no policy pack was run: the project has no policies/PulumiPolicy.yaml (use --policy-pack DIR)"
 
 
 def _flags(res: Registration) -> str:
@@ -42,7 +43,8 @@ def tree_rows(recording: Recording) -> list[tuple[str, str, str]]:
     return rows
 
 
-def text_report(inputs: StackInputs, recording: Recording, out: Path, manifest_count: int) -> str:
+def text_report(inputs: StackInputs, recording: Recording, out: Path, manifest_count: int,
+                policy: PolicyOutcome | None = None) -> str:
     """The human-readable plan."""
     rows = tree_rows(recording)
     width = max(len(r[0]) for r in rows) + 2
@@ -61,13 +63,25 @@ def text_report(inputs: StackInputs, recording: Recording, out: Path, manifest_c
         lines += ["", "Placeholders (secret config the offline plan cannot read; `pulumi up` needs the real values):"]
         key_width = max(len(p.key) for p in inputs.placeholders) + 2
         lines += [f"    {p.key:<{key_width}}{p.reason}" for p in inputs.placeholders]
-    lines += ["", "Policies:", f"    {NO_POLICY_PACK}", "",
-              f"Plan written to {out}: resources.json, outputs.json, manifests.yaml, "
-              f"manifests/ ({manifest_count} objects)"]
+    lines += ["", *_policy_lines(policy), ""]
+    files = "resources.json, outputs.json, manifests.yaml, manifests/"
+    files += ", policy-report.json, policy-report.sarif" if policy else ""
+    lines.append(f"Plan written to {out}: {files} ({manifest_count} objects)")
     return "\n".join(lines)
 
 
-def json_report(inputs: StackInputs, recording: Recording, out: Path, manifest_count: int) -> str:
+def _policy_lines(policy: PolicyOutcome | None) -> list[str]:
+    if policy is None:
+        return ["Policies:", f"    {NO_POLICY_PACK}"]
+    counts = policy.summary
+    head = f"Policies ({policy.info.name} {policy.info.version}, config {policy.config_source}):"
+    verdict = (f"    {counts['mandatory']} mandatory violation(s), {counts['advisory']} advisory, "
+               f"{counts['exempted']} exempted")
+    return [head, *table(policy.items), "", verdict]
+
+
+def json_report(inputs: StackInputs, recording: Recording, out: Path, manifest_count: int,
+                policy: PolicyOutcome | None = None) -> str:
     """The machine-readable plan summary."""
     return json.dumps({
         "stack": inputs.stack,
@@ -78,5 +92,7 @@ def json_report(inputs: StackInputs, recording: Recording, out: Path, manifest_c
         "outputs": {k: ("[secret]" if k in recording.secret_outputs else v)
                     for k, v in sorted(recording.outputs.items())},
         "placeholders": [{"key": p.key, "reason": p.reason} for p in inputs.placeholders],
-        "policy": {"ran": False, "reason": NO_POLICY_PACK, "mandatory": 0, "advisory": 0},
+        "policy": ({"ran": True, "policyPack": {"name": policy.info.name, "version": policy.info.version},
+                    "config": policy.config_source, **policy.summary} if policy else
+                   {"ran": False, "reason": NO_POLICY_PACK, "mandatory": 0, "advisory": 0, "exempted": 0}),
     }, indent=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from stackconfig import quantities
+from policies.archon_policies import quantities
 from stackconfig.errors import ConfigIssue
 from stackconfig.model import CpuMemory, Resources, StackConfig
 

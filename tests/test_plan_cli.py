@@ -38,11 +38,11 @@ def edit_stack(project: Path, stack: str, key: str, path: str, value) -> None:
 def test_plan_writes_every_file_and_exits_zero(stack, tmp_path):
     result = run_cli("plan", "--stack", stack, "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    for name in ("resources.json", "outputs.json", "manifests.yaml"):
+    for name in ("resources.json", "outputs.json", "manifests.yaml", "policy-report.json", "policy-report.sarif"):
         assert (tmp_path / name).is_file()
     assert sorted(p.name for p in (tmp_path / "manifests").iterdir())
     assert "Previewing update" in result.stdout
-    assert "no policy pack was run" in result.stdout
+    assert f"config policies/config/{stack}.json" in result.stdout
     assert result.stderr == ""
 
 
@@ -115,7 +115,9 @@ def test_json_format_summarises_the_plan(tmp_path):
     assert summary["summary"]["create"] == len(json.loads((tmp_path / "resources.json").read_text()))
     assert summary["placeholders"] == [{"key": "archon:openaiApiKey",
                                         "reason": "declared secret, not set in Pulumi.staging.yaml"}]
-    assert summary["policy"]["ran"] is False
+    assert summary["policy"] == {"ran": True, "policyPack": {"name": "archon-security", "version": "0.1.0"},
+                                 "config": "policies/config/staging.json", "mandatory": 0, "advisory": 0,
+                                 "exempted": 0}
 
 
 def test_missing_policy_config_file_is_an_input_error(tmp_path):

@@ -1,4 +1,8 @@
-"""Kubernetes resource quantities (`250m`, `512Mi`, `2Gi`), parsed the way the API server parses them."""
+"""Kubernetes resource quantities (`250m`, `512Mi`, `2Gi`), parsed the way the API server parses them.
+
+It lives in the policy pack because the pack must stand alone; the program's config validation
+imports it from here, so there is one parser.
+"""
 
 from __future__ import annotations
 

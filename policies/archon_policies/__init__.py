@@ -1,0 +1,1 @@
+"""Rule logic of the archon-security policy pack, importable without starting the pack's server."""
