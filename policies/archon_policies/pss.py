@@ -11,7 +11,7 @@ from typing import Any
 
 from .pods import Container, Pod, each_container, each_pod
 from .subject import Subject, Violation, unknown
-from .values import is_unknown
+from .values import get, is_unknown
 
 BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
                                    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
@@ -112,6 +112,8 @@ def drop_all_capabilities(subject: Subject, config: dict) -> list[Violation]:
                 continue
             caps = caps if isinstance(caps, dict) else {}
             add, drop = caps.get("add"), caps.get("drop")
+            if is_unknown(add):
+                out.append(unknown(c.where, "securityContext.capabilities.add"))
             for cap in add if isinstance(add, list) else []:
                 if is_unknown(cap):
                     out.append(unknown(c.where, "an added capability"))
@@ -228,7 +230,7 @@ def no_host_ports(subject: Subject, config: dict) -> list[Violation]:
                 out.append(unknown(c.where, "ports"))
                 continue
             for index, port in enumerate(ports if isinstance(ports, list) else []):
-                host_port = port.get("hostPort") if isinstance(port, dict) else None
+                host_port = port if is_unknown(port) else port.get("hostPort") if isinstance(port, dict) else None
                 if is_unknown(host_port):
                     out.append(unknown(c.where, f"ports[{index}].hostPort"))
                 elif host_port not in (None, 0):
@@ -274,13 +276,19 @@ def no_host_probes_or_lifecycle(subject: Subject, config: dict) -> list[Violatio
         for c in each_container(pod, out):
             handlers = [(p, c.data.get(p)) for p in PROBES]
             lifecycle = c.data.get("lifecycle")
-            if isinstance(lifecycle, dict):
+            if is_unknown(lifecycle):
+                out.append(unknown(c.where, "lifecycle"))
+            elif isinstance(lifecycle, dict):
                 handlers += [(f"lifecycle.{hook}", lifecycle.get(hook)) for hook in ("postStart", "preStop")]
             for name, handler in handlers:
+                if is_unknown(handler):
+                    out.append(unknown(c.where, name))
+                    continue
                 if not isinstance(handler, dict):
                     continue
                 for action in ("httpGet", "tcpSocket"):
-                    host = handler.get(action).get("host") if isinstance(handler.get(action), dict) else None
+                    target = handler.get(action)
+                    host = target if is_unknown(target) else target.get("host") if isinstance(target, dict) else None
                     if is_unknown(host):
                         out.append(unknown(c.where, f"{name}.{action}.host"))
                     elif host not in (None, ""):
@@ -302,13 +310,18 @@ def restricted_selinux_options(subject: Subject, config: dict) -> list[Violation
                 continue
             if not isinstance(options, dict):
                 continue
-            selinux_type = options.get("type") or ""
-            if not is_unknown(selinux_type) and selinux_type not in SELINUX_TYPES:
+            selinux_type = options.get("type")
+            if is_unknown(selinux_type):
+                out.append(unknown(where, "seLinuxOptions.type"))
+            elif selinux_type is not None and selinux_type not in SELINUX_TYPES:
                 out.append(Violation(f"{where}.seLinuxOptions.type is {selinux_type!r}; use one of "
                                      f"{', '.join(sorted(t for t in SELINUX_TYPES if t))} or leave it unset"))
             for key in ("user", "role"):
-                if options.get(key) not in (None, ""):
-                    out.append(Violation(f"{where}.seLinuxOptions.{key} is {options.get(key)!r}; remove it"))
+                value = options.get(key)
+                if is_unknown(value):
+                    out.append(unknown(where, f"seLinuxOptions.{key}"))
+                elif value not in (None, ""):
+                    out.append(Violation(f"{where}.seLinuxOptions.{key} is {value!r}; remove it"))
     return out
 
 
@@ -325,7 +338,10 @@ def restricted_apparmor_profile(subject: Subject, config: dict) -> list[Violatio
                 out.append(unknown(where, "appArmorProfile"))
             elif value is not None and value not in APPARMOR_TYPES_OK:
                 out.append(Violation(f"{where}.appArmorProfile.type is {value!r}; set it to RuntimeDefault"))
-        annotations = pod.metadata.get("annotations") if isinstance(pod.metadata, dict) else None
+        annotations = get(pod.metadata, "annotations")
+        if is_unknown(annotations):
+            out.append(unknown(pod.where, "the pod annotations"))
+            continue
         for key, value in (annotations.items() if isinstance(annotations, dict) else []):
             if not key.startswith(APPARMOR_ANNOTATION):
                 continue
