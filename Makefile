@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STACK ?= staging
 OUT ?= build/$(STACK)
 
-.PHONY: plan test lint bench venv lock clean
+.PHONY: plan test lint bench bench-policy checkov venv lock clean
+CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed
 plan: $(VENV)/.installed
@@ -23,6 +24,23 @@ lint: $(VENV)/.installed
 ## bench: median offline plan time per stack against the SDK import floor
 bench: $(VENV)/.installed
 	$(PY) benchmarks/plan_benchmark.py
+
+## checkov: independent cross-check of both stacks' manifests (skip list and reasons in .checkov.yaml)
+checkov: $(CHECKOV_VENV)/.installed $(VENV)/.installed
+	for stack in staging production; do \
+	  $(PY) -m offline plan --stack $$stack --out build/checkov-$$stack > /dev/null || exit 1; \
+	  echo "checkov: $$stack"; \
+	  $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d build/checkov-$$stack/manifests || exit 1; \
+	done
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+## bench-policy: the pack over 1,000 synthetic workloads through gRPC, against checkov on the same manifests
+bench-policy: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(PY) benchmarks/policy_benchmark.py --checkov $(CHECKOV_VENV)/bin/checkov
 
 ## venv: create .venv with the pinned requirements (the Pulumi CLI uses the same one)
 venv: $(VENV)/.installed

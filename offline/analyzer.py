@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,15 +110,14 @@ class PolicyPack:
             stack=c.stack, project=c.project, organization=c.organization, dry_run=c.dry_run,
             config=c.config, config_secret_keys=c.secret_keys))
 
-    def analyze(self, resources: list[Registration], workers: int = 4) -> list[Diagnostic]:
-        """Analyze per resource (in parallel, as the engine does across steps), then AnalyzeStack once."""
+    def analyze(self, resources: list[Registration], in_flight: int = 8) -> list[Diagnostic]:
+        """Analyze per resource (several in flight, as the engine does across steps), then AnalyzeStack once."""
         by_urn = {r.urn: r for r in resources}
         provider = self._provider()
         requests = [analyzer_pb2.AnalyzeRequest(
             type=r.type, urn=r.urn, name=r.name, properties=_struct(r.inputs), options=_options(r, by_urn),
             provider=provider if r.type.startswith("kubernetes:") else None) for r in resources]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            responses = list(pool.map(self._call_analyze, requests))
+        responses = self._analyze_all(requests, in_flight)
         diagnostics = [d for request, response in zip(requests, responses, strict=True)
                        for d in _diagnostics(response, request.urn)]
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
@@ -128,8 +127,24 @@ class PolicyPack:
         diagnostics += _diagnostics(self._call(self.stub.AnalyzeStack, stack_request), "")
         return diagnostics
 
-    def _call_analyze(self, request: analyzer_pb2.AnalyzeRequest) -> analyzer_pb2.AnalyzeResponse:
-        return self._call(self.stub.Analyze, request)
+    def _analyze_all(self, requests: list, in_flight: int) -> list[analyzer_pb2.AnalyzeResponse]:
+        """Keep up to `in_flight` Analyze calls running with gRPC futures; answers in request order."""
+        pending: deque = deque()
+        responses = []
+        for request in requests:
+            pending.append((request, self.stub.Analyze.future(request)))
+            if len(pending) >= in_flight:
+                responses.append(self._result(*pending.popleft()))
+        responses += [self._result(*item) for item in pending]
+        return responses
+
+    def _result(self, request, future) -> analyzer_pb2.AnalyzeResponse:
+        try:
+            return future.result()
+        except grpc.RpcError as exc:
+            detail = "".join(self._stderr).strip()[-2000:]
+            raise PolicyPackError(f"policy pack failed on {request.urn}: {exc.details()}"
+                                  + (f"\n{detail}" if detail else "")) from None
 
     def _call(self, method, request):
         try:

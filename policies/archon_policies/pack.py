@@ -19,11 +19,14 @@ from pulumi_policy.proxy import UnknownValueError
 
 from .catalog import EXEMPTED_FINDINGS, RULES, Rule
 from .exemptions import EXEMPTIONS_SCHEMA, ExemptedFinding, ExemptedLedger, justification_for
+from .sharing import Memo, install
 from .subject import Subject, Violation
 from .values import UNKNOWN_SENTINELS, to_plain
 
 PACK_NAME = "archon-security"
 LEDGER = ExemptedLedger()
+# With sharing installed every policy of a request gets the same proxy, so it is flattened once.
+plain_props = Memo(to_plain)
 
 
 class UnknownDuringPreview(UnknownValueError):
@@ -38,10 +41,10 @@ def _subject(args: Any) -> Subject:
     provider_namespace = None
     provider = getattr(args, "provider", None)
     if provider is not None and str(getattr(provider, "resource_type", "")) == "pulumi:providers:kubernetes":
-        namespace = to_plain(provider.props).get("namespace")
+        namespace = plain_props(provider.props).get("namespace")
         provider_namespace = namespace if isinstance(namespace, str) else None
     opts = getattr(args, "opts", None)
-    return Subject(type=args.resource_type, name=args.name, urn=args.urn, props=to_plain(args.props),
+    return Subject(type=args.resource_type, name=args.name, urn=args.urn, props=plain_props(args.props),
                    protect=bool(getattr(opts, "protect", False)), provider_namespace=provider_namespace)
 
 
@@ -96,6 +99,7 @@ def _level(name: str) -> EnforcementLevel:
 
 def build_policies() -> list:
     """Every rule as a pulumi_policy policy, resource rules first and the exempted-findings reporter last."""
+    install()
     policies: list = []
     for rule in sorted(RULES, key=lambda r: r.scope != "resource"):
         common = {

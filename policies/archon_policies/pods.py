@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .subject import Subject, Violation, unknown
@@ -42,7 +44,7 @@ class Pod:
     spec: Any
     metadata: Any
 
-    @property
+    @cached_property
     def where(self) -> str:
         return ".".join(self.path)
 
@@ -66,13 +68,30 @@ class Container:
         name = self.data.get("name")
         return name if isinstance(name, str) else f"#{self.index}"
 
-    @property
+    @cached_property
     def where(self) -> str:
         return f"container '{self.name}' ({self.pod.where}.{self.set}[{self.index}])"
 
 
+_found: dict[int, tuple[dict, list[Pod]]] = {}
+_found_lock = threading.Lock()
+
+
 def find_pods(props: dict) -> list[Pod]:
-    """Every pod spec in the object: by kind where the kind is known, by generic discovery otherwise."""
+    """Every pod spec in the object (remembered for the last objects: every rule asks about the same one)."""
+    hit = _found.get(id(props))
+    if hit is not None and hit[0] is props:
+        return hit[1]
+    pods = _find_pods(props)
+    with _found_lock:
+        if len(_found) > 4096:
+            _found.clear()
+        _found[id(props)] = (props, pods)
+    return pods
+
+
+def _find_pods(props: dict) -> list[Pod]:
+    """By kind where the kind is known, by generic discovery otherwise."""
     kind = props.get("kind")
     if kind in POD_SPEC_PATHS:
         path = POD_SPEC_PATHS[kind]
