@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= staging
 OUT ?= build/$(STACK)
 
-.PHONY: plan test lint bench bench-policy checkov venv lock clean
+.PHONY: plan test lint bench bench-policy checkov rules-table venv lock clean
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed
@@ -41,6 +41,10 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 ## bench-policy: the pack over 1,000 synthetic workloads through gRPC, against checkov on the same manifests
 bench-policy: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) benchmarks/policy_benchmark.py --checkov $(CHECKOV_VENV)/bin/checkov
+
+## rules-table: the README's policy table, generated from the pack and policies/config/
+rules-table: $(VENV)/.installed
+	$(PY) scripts/rules_table.py
 
 ## venv: create .venv with the pinned requirements (the Pulumi CLI uses the same one)
 venv: $(VENV)/.installed

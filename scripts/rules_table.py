@@ -1,0 +1,36 @@
+"""Print the README's policy table from the pack's catalog and the per-stack configs (`make rules-table`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from policies.archon_policies.catalog import EXEMPTED_FINDINGS, RULES  # noqa: E402
+
+STACKS = ("staging", "production")
+
+
+def level(config: dict, rule: str, default: str) -> str:
+    value = config.get(rule, config.get("all", default))
+    return value.get("enforcementLevel", config.get("all", default)) if isinstance(value, dict) else value
+
+
+def table() -> str:
+    """The markdown table: rule, severity, level per stack, what it checks."""
+    configs = {s: json.loads((ROOT / "policies" / "config" / f"{s}.json").read_text()) for s in STACKS}
+    lines = ["| rule | severity | staging | production | checks |", "|---|---|---|---|---|"]
+    for rule in sorted(RULES, key=lambda r: (not r.pss_controls, r.name)):
+        levels = [level(configs[s], rule.name, rule.default_level) for s in STACKS]
+        lines.append(f"| `{rule.name}` | {rule.severity} | {levels[0]} | {levels[1]} | {rule.description} |")
+    levels = [level(configs[s], EXEMPTED_FINDINGS, "advisory") for s in STACKS]
+    lines.append(f"| `{EXEMPTED_FINDINGS}` | low | {levels[0]} | {levels[1]} | Reports every exempted finding "
+                 "with its justification; keep it advisory, or exemptions would block. |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table())
