@@ -74,13 +74,18 @@ def raw_config(stack: str) -> dict[str, str]:
     return dict(read_stack(ROOT, stack).config)
 
 
-@pytest.fixture
-def project_copy(tmp_path) -> Path:
-    """A scratch copy of the Pulumi project whose stack files a test may edit."""
+def copy_project(dest: Path) -> Path:
+    """Copy the Pulumi project (program, stacks, components, config code, policy pack) into dest."""
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy(src, tmp_path / name)
-    return tmp_path
+            shutil.copy(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Path:
+    """A scratch copy of the Pulumi project whose stack files a test may edit."""
+    return copy_project(tmp_path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, STACKS
+from tests.conftest import ROOT, STACKS, copy_project
 from tests.test_plan_cli import run_cli
 
 SARIF_SCHEMA_ENV = "SARIF_SCHEMA"
@@ -72,17 +72,7 @@ def test_our_stacks_sarif_is_valid(plans, stack):
 @pytest.fixture(scope="module")
 def without_rofs(tmp_path_factory):
     """`make plan STACK=production` on a copy whose one workload lost its readOnlyRootFilesystem."""
-    import shutil
-
-    from tests.conftest import PROJECT_FILES
-
-    copy = tmp_path_factory.mktemp("rofs")
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, copy / name)
+    copy = copy_project(tmp_path_factory.mktemp("rofs"))
     with (copy / "__main__.py").open("a") as main:
         main.write(WORKLOAD_WITHOUT_ROFS)
     result = run_cli("plan", "--stack", "production", "--project-dir", str(copy))

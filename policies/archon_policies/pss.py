@@ -61,6 +61,11 @@ def _pod_and_containers(subject: Subject, out: list[Violation]):
         yield pod, pod_sc, containers
 
 
+def _every_context(pod: Pod, pod_sc: dict, containers: list) -> list[tuple[str, dict]]:
+    """(where, securityContext) for the pod and each of its containers, for controls set at either level."""
+    return [(f"{pod.where}.securityContext", pod_sc)] + [(f"{c.where}: securityContext", sc) for c, sc in containers]
+
+
 def pods_run_as_non_root(subject: Subject, config: dict) -> list[Violation]:
     """PSS runAsNonRoot and runAsUser: assert non-root everywhere; UID 0 nowhere."""
     out: list[Violation] = []
@@ -86,18 +91,24 @@ def pods_run_as_non_root(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
-def no_privilege_escalation(subject: Subject, config: dict) -> list[Violation]:
-    """PSS allowPrivilegeEscalation: every container sets it to false (Windows pods are exempt)."""
+def _required_flag(subject: Subject, key: str, want: bool, unset: str, advice: str) -> list[Violation]:
+    """A container securityContext boolean that must be `want` in every container of a Linux pod."""
     out: list[Violation] = []
     for pod, _, containers in _pod_and_containers(subject, out):
         if pod.windows:
             continue
         for c, c_sc in containers:
-            value = _field(c_sc, "allowPrivilegeEscalation", c.where, out)
-            if value is not False and not is_unknown(value):
-                state = "is true" if value is True else "is not set (the default allows it)"
-                out.append(Violation(f"{c.where}: securityContext.allowPrivilegeEscalation {state}; set it to false"))
+            value = _field(c_sc, key, c.where, out)
+            if value is not want and not is_unknown(value):
+                state = f"is {str(value).lower()}" if isinstance(value, bool) else unset
+                fix = f"set it to {str(want).lower()}{advice}"
+                out.append(Violation(f"{c.where}: securityContext.{key} {state}; {fix}"))
     return out
+
+
+def no_privilege_escalation(subject: Subject, config: dict) -> list[Violation]:
+    """PSS allowPrivilegeEscalation: every container sets it to false (Windows pods are exempt)."""
+    return _required_flag(subject, "allowPrivilegeEscalation", False, "is not set (the default allows it)", "")
 
 
 def drop_all_capabilities(subject: Subject, config: dict) -> list[Violation]:
@@ -301,9 +312,7 @@ def restricted_selinux_options(subject: Subject, config: dict) -> list[Violation
     """PSS SELinux: only container types, and no custom user or role."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
-        places = [(f"{pod.where}.securityContext", pod_sc)] + [(f"{c.where}: securityContext", sc)
-                                                              for c, sc in containers]
-        for where, context in places:
+        for where, context in _every_context(pod, pod_sc, containers):
             options = context.get("seLinuxOptions")
             if is_unknown(options):
                 out.append(unknown(where, "seLinuxOptions"))
@@ -329,9 +338,7 @@ def restricted_apparmor_profile(subject: Subject, config: dict) -> list[Violatio
     """PSS AppArmor: RuntimeDefault or Localhost profiles only, in fields and in the legacy annotations."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
-        places = [(f"{pod.where}.securityContext", pod_sc)] + [(f"{c.where}: securityContext", sc)
-                                                              for c, sc in containers]
-        for where, context in places:
+        for where, context in _every_context(pod, pod_sc, containers):
             profile = context.get("appArmorProfile")
             value = profile.get("type") if isinstance(profile, dict) else None
             if is_unknown(profile) or is_unknown(value):
@@ -357,9 +364,7 @@ def no_windows_host_process(subject: Subject, config: dict) -> list[Violation]:
     """PSS HostProcess: no Windows host-process pods or containers."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
-        places = [(f"{pod.where}.securityContext", pod_sc)] + [(f"{c.where}: securityContext", sc)
-                                                              for c, sc in containers]
-        for where, context in places:
+        for where, context in _every_context(pod, pod_sc, containers):
             options = context.get("windowsOptions")
             value = options.get("hostProcess") if isinstance(options, dict) else None
             if is_unknown(options) or is_unknown(value):
@@ -371,17 +376,8 @@ def no_windows_host_process(subject: Subject, config: dict) -> list[Violation]:
 
 def containers_read_only_root_filesystem(subject: Subject, config: dict) -> list[Violation]:
     """Every container's root filesystem is read-only; writable paths are volumes (N/A for Windows pods)."""
-    out: list[Violation] = []
-    for pod, _, containers in _pod_and_containers(subject, out):
-        if pod.windows:
-            continue
-        for c, c_sc in containers:
-            value = _field(c_sc, "readOnlyRootFilesystem", c.where, out)
-            if value is not True and not is_unknown(value):
-                state = "is false" if value is False else "is not set"
-                out.append(Violation(f"{c.where}: securityContext.readOnlyRootFilesystem {state}; set it to true "
-                                     "and mount an emptyDir where the container writes (e.g. /tmp)"))
-    return out
+    return _required_flag(subject, "readOnlyRootFilesystem", True, "is not set",
+                          " and mount an emptyDir where the container writes (e.g. /tmp)")
 
 
 __all__ = ["Container"]
