@@ -15,6 +15,15 @@ from stackconfig.errors import PROJECT, ConfigError, ConfigIssue
 from stackconfig.model import StackConfig
 from stackconfig.secrets import EXTERNAL_SECRETS
 
+# What a value of each pattern-checked key must look like, by key name.
+PATTERN_HINTS = {
+    "registry": "is not an image repository such as ghcr.io/acme/archon",
+    "endpoint": "is not an https URL such as https://s3.eu-west-1.amazonaws.com",
+    "schedule": "is not a cron schedule such as '0 3 * * *' or @daily",
+    "prefix": "may hold only letters, digits, '.', '_', '-' and '/'",
+    "supabaseUrl": "is not a URL such as https://xyz.supabase.co",
+}
+
 
 def pulumi_config() -> dict[str, Any]:
     """Every config value the running program was given (CLI env or mocks), keyed `ns:key`."""
@@ -50,7 +59,9 @@ def load_stack_config(stack: str, raw: Mapping[str, Any] | None = None) -> Stack
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(stack, [_issue(err) for err in exc.errors()]) from None
-    issues = rules.check(cfg)
+    raw_keys = pulumi_config() if raw is None else raw
+    present = frozenset(key.partition(":")[2] for key in raw_keys if key.startswith(f"{PROJECT}:"))
+    issues = rules.check(cfg, present)
     if issues:
         raise ConfigError(stack, issues)
     return cfg
@@ -76,7 +87,7 @@ def _issue(err: Mapping[str, Any]) -> ConfigIssue:
         "string_type": lambda: "must be a string",
         "model_type": lambda: "must be a mapping of keys (a YAML object)",
         "model_attributes_type": lambda: "must be a mapping of keys (a YAML object)",
-        "string_pattern_mismatch": lambda: "is not an image repository such as ghcr.io/acme/archon",
+        "string_pattern_mismatch": lambda: PATTERN_HINTS.get(loc[-1], f"does not match {ctx.get('pattern')}"),
         "string_too_short": lambda: "must not be empty",
     }
     message = messages[kind]() if kind in messages else err["msg"].removeprefix("Value error, ")

@@ -74,13 +74,40 @@ class DatabaseSettings(_Section):
     resources: Resources
 
 
-class Databases(_Section):
-    """The bundled data stores."""
+class BackupS3(_Section):
+    """An S3-compatible bucket for backups; credentials come from secret config."""
 
+    endpoint: str = Field(pattern=r"^https://[^\s/]+(/.*)?$")
+    bucket: DnsSubdomain
+    region: str = Field(default="us-east-1", min_length=1)
+    prefix: str = Field(default="archon", pattern=r"^[A-Za-z0-9._/-]*$")
+
+
+class Backup(_Section):
+    """The nightly backup: when, how long to keep it, and where it goes (a PVC unless s3 is set)."""
+
+    schedule: str = Field(default="0 3 * * *", pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
+    retention_days: int = Field(default=7, ge=1, le=3650)
+    storage: Storage
+    s3: BackupS3 | None = None
+
+
+class Databases(_Section):
+    """The data stores: bundled in the cluster, or PostgreSQL managed by Supabase."""
+
+    provider: Literal["bundled", "supabase"] = "bundled"
+    credentials_rotation: int = Field(default=0, ge=0)
     postgres: DatabaseSettings
     redis: DatabaseSettings
     qdrant: DatabaseSettings
     memgraph: DatabaseSettings
+    backup: Backup
+
+    def engines(self) -> dict[str, DatabaseSettings]:
+        """The data stores this stack runs in the cluster, by config key (no PostgreSQL with Supabase)."""
+        keys = ("redis", "qdrant", "memgraph") if self.provider == "supabase" else ("postgres", "redis", "qdrant",
+                                                                                     "memgraph")
+        return {key: getattr(self, key) for key in keys}
 
 
 class Monitoring(_Section):
@@ -145,6 +172,7 @@ class StackConfig(_Section):
     namespace: DnsLabel
     domain: DnsSubdomain
     acme_email: Email
+    supabase_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/.*)?$")
     protect_stateful_resources: bool = False
     images: Images
     features: Features = Features()

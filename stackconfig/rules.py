@@ -16,8 +16,8 @@ RESERVED_DOMAINS = ("example.com", "example.org", "example.net", "example", "tes
                     "localhost", "local")
 
 
-def check(cfg: StackConfig) -> list[ConfigIssue]:
-    """Every rule violation in a type-valid config, in a stable order."""
+def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[ConfigIssue]:
+    """Every rule violation in a type-valid config, in a stable order; `present` is the set of keys given."""
     issues: list[ConfigIssue] = []
     for name, svc in cfg.services:
         issues += _resources(f"services.{name}.resources", svc.resources)
@@ -29,13 +29,54 @@ def check(cfg: StackConfig) -> list[ConfigIssue]:
             issues.append(ConfigIssue(f"services.{name}.autoscaling.enabled", True,
                                       f"archon-{name} keeps sessions and progress in process memory, so it "
                                       "cannot autoscale; set enabled: false and size replicas by hand"))
-    for name, db in cfg.databases:
+    for name, db in cfg.databases.engines().items():
         issues += _resources(f"databases.{name}.resources", db.resources)
+    issues += _external_services(cfg, present)
     issues += _limit_range(cfg)
     issues += _quota(cfg)
     if cfg.environment == "production":
         issues += _production(cfg)
     return issues
+
+
+def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[ConfigIssue]:
+    """Supabase and the backup bucket need their URL and their secret config."""
+    issues = []
+    if cfg.databases.provider == "supabase":
+        if not cfg.supabase_url:
+            issues.append(ConfigIssue("supabaseUrl", None, "is required with databases.provider: supabase (the "
+                                      "project URL, e.g. https://xyz.supabase.co)", has_value=False))
+        elif not _supabase_url_ok(cfg.supabase_url):
+            issues.append(ConfigIssue("supabaseUrl", cfg.supabase_url, "Archon refuses plain http except for "
+                                      "localhost and private IP addresses; use https"))
+        if "supabaseServiceKey" not in present:
+            issues.append(ConfigIssue("supabaseServiceKey", None, "is required with databases.provider: supabase; "
+                                      "set it with `pulumi config set --secret supabaseServiceKey <service_role key>`",
+                                      has_value=False))
+    if cfg.databases.backup.s3:
+        for key in ("backupS3AccessKeyId", "backupS3SecretAccessKey"):
+            if key not in present:
+                issues.append(ConfigIssue(key, None, "is required with databases.backup.s3; set it with "
+                                          f"`pulumi config set --secret {key} ...`", has_value=False))
+    return issues
+
+
+def _supabase_url_ok(url: str) -> bool:
+    """Archon's own check: https, or http to localhost or a private/loopback/link-local IP (notes/archon.md 4.1)."""
+    import ipaddress
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme == "https":
+        return True
+    host = parsed.hostname or ""
+    if host in ("localhost", "host.docker.internal") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local
 
 
 def _resources(path: str, res: Resources) -> list[ConfigIssue]:
@@ -62,7 +103,7 @@ def _limit_range(cfg: StackConfig) -> list[ConfigIssue]:
     issues = _at_least("limitRange.default", lr.default, lr.default_request, "limitRange.defaultRequest")
     issues += _at_least("limitRange.max", lr.max, lr.default, "limitRange.default")
     workloads = [(f"services.{n}", s.resources) for n, s in cfg.enabled_services().items()]
-    workloads += [(f"databases.{n}", d.resources) for n, d in cfg.databases]
+    workloads += [(f"databases.{n}", d.resources) for n, d in cfg.databases.engines().items()]
     for path, res in workloads:
         for kind, parse in (("cpu", quantities.cpu), ("memory", quantities.memory)):
             limit = getattr(res.limits, kind)
@@ -80,8 +121,8 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
     for _, svc in cfg.enabled_services().items():
         replicas = svc.autoscaling.max_replicas if svc.autoscaling.enabled else svc.replicas
         _add(need, svc.resources, replicas)
-    storage = Decimal(0)
-    for _, db in cfg.databases:
+    storage = Decimal(0) if cfg.databases.backup.s3 else quantities.memory(cfg.databases.backup.storage.size)
+    for _, db in cfg.databases.engines().items():
         _add(need, db.resources, db.replicas)
         storage += quantities.memory(db.storage.size) * db.replicas
     issues = []
@@ -94,7 +135,7 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
                                       "services (at maxReplicas) and databases need"))
     if quantities.memory(cfg.quota.requests.storage) < storage:
         issues.append(ConfigIssue("quota.requests.storage", cfg.quota.requests.storage,
-                                  f"below the {_fmt(storage, 'memory')} the database volumes request"))
+                                  f"below the {_fmt(storage, 'memory')} the database and backup volumes request"))
     return issues
 
 

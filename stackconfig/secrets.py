@@ -10,4 +10,6 @@ EXTERNAL_SECRETS = {
     "slackWebhookUrl": "Slack incoming-webhook URL for alerts",
     "pagerdutyRoutingKey": "PagerDuty Events v2 routing key for alerts",
     "sentryDsn": "Sentry DSN for application error reporting",
+    "backupS3AccessKeyId": "access key id for the backup bucket (databases.backup.s3)",
+    "backupS3SecretAccessKey": "secret access key for the backup bucket (databases.backup.s3)",
 }

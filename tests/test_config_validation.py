@@ -70,7 +70,16 @@ BAD_CONFIGS = [
      "archon:quota.limits.memory = '8Gi': below the 8320Mi of memory limits that the configured services "
      "(at maxReplicas) and databases need"),
     ("staging", "archon:quota.requests.storage", "20Gi",
-     "archon:quota.requests.storage = '20Gi': below the 32Gi the database volumes request"),
+     "archon:quota.requests.storage = '20Gi': below the 52Gi the database and backup volumes request"),
+    ("staging", "archon:databases.provider", "postgres",
+     "archon:databases.provider = 'postgres': must be one of 'bundled' or 'supabase'"),
+    ("staging", "archon:databases.backup.retentionDays", 0,
+     "archon:databases.backup.retentionDays = 0: must be at least 1"),
+    ("staging", "archon:databases.backup.s3", {"endpoint": "http://minio:9000", "bucket": "b"},
+     "archon:databases.backup.s3.endpoint = 'http://minio:9000': is not an https URL such as "
+     "https://s3.eu-west-1.amazonaws.com"),
+    ("staging", "archon:databases.backup.schedule", "nightly",
+     "archon:databases.backup.schedule = 'nightly': is not a cron schedule such as '0 3 * * *' or @daily"),
     ("staging", "archon:limitRange.default.cpu", "10m",
      "archon:limitRange.default.cpu = '10m': must be at least limitRange.defaultRequest (50m)"),
     ("staging", "archon:services", '{"frontend": ',
@@ -160,3 +169,30 @@ def test_a_disabled_agents_service_needs_no_production_replicas():
 def test_quantities_accept_numbers_as_yaml_writes_them():
     raw = changed(raw_config("staging"), "archon:services.server.resources.limits.cpu", 2)
     assert load_stack_config("staging", raw).services.server.resources.limits.cpu == "2"
+
+
+def test_supabase_needs_its_url_and_service_key():
+    raw = changed(raw_config("staging"), "archon:databases.provider", "supabase")
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(i) for i in caught.value.issues] == [
+        "archon:supabaseUrl: is required with databases.provider: supabase (the project URL, e.g. "
+        "https://xyz.supabase.co)",
+        "archon:supabaseServiceKey: is required with databases.provider: supabase; set it with "
+        "`pulumi config set --secret supabaseServiceKey <service_role key>`"]
+    raw = raw | {"archon:supabaseUrl": "http://supabase.example.com", "archon:supabaseServiceKey": "x"}
+    with pytest.raises(ConfigError, match="Archon refuses plain http except for localhost and private IP"):
+        load_stack_config("staging", raw)
+    for url in ("https://xyz.supabase.co", "http://10.0.0.5:8000", "http://localhost:54321"):
+        cfg = load_stack_config("staging", raw | {"archon:supabaseUrl": url})
+        assert list(cfg.databases.engines()) == ["redis", "qdrant", "memgraph"]
+
+
+def test_an_s3_backup_target_needs_its_credentials():
+    raw = changed(raw_config("staging"), "archon:databases.backup.s3",
+                  {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "acme-archon-backups"})
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [i.path for i in caught.value.issues] == ["backupS3AccessKeyId", "backupS3SecretAccessKey"]
+    raw |= {"archon:backupS3AccessKeyId": "AKIA", "archon:backupS3SecretAccessKey": "s"}
+    assert load_stack_config("staging", raw).databases.backup.s3.bucket == "acme-archon-backups"
