@@ -2,6 +2,8 @@
 
 import pulumi
 
+from components.database import Database
+from components.database_engines import ENGINES
 from components.namespace_baseline import NamespaceBaseline
 from stackconfig import ConfigError, load_stack_config
 
@@ -20,6 +22,18 @@ baseline = NamespaceBaseline(
     protect=cfg.protect_stateful_resources,
 )
 
+databases = {
+    key: Database(
+        f"archon-{key}", engine=ENGINES[key], settings=settings, namespace=baseline.namespace_name,
+        instance=pulumi.get_stack(), rotation=cfg.databases.credentials_rotation,
+        protect=cfg.protect_stateful_resources, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    for key, settings in cfg.databases.engines().items()
+}
+
 pulumi.export("environment", cfg.environment)
 pulumi.export("namespace", baseline.namespace_name)
 pulumi.export("domain", cfg.domain)
+pulumi.export("databases", {key: {"host": db.host, "port": db.port, "secretName": db.secret_name,
+                                    "secretKeys": db.secret_keys} for key, db in databases.items()})
+for key, db in databases.items():
+    pulumi.export(f"{key}Dsn", db.dsn)

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from policies.archon_policies import quantities
-from policies.archon_policies.platform import SECRET_NAME
+from policies.archon_policies.platform import is_secret_env
 from stackconfig.model import Resources
 
 core = k8s.core.v1
@@ -260,8 +260,8 @@ def _check_container(spec: Container, init: bool) -> None:
         if not _PORT_NAME.match(name):
             raise WorkloadSpecError(f"{where}: port name {name!r} must be at most 15 lowercase letters, digits "
                                     "and '-', with at least one letter (e.g. http, http-metrics, tcp-postgres)")
-    for name in spec.env:
-        if SECRET_NAME.search(name.upper()):
+    for name, value in spec.env.items():
+        if is_secret_env(name, value if isinstance(value, str) else ""):
             raise WorkloadSpecError(f"{where}: env {name} looks like a secret; pass it with secret_env= "
                                     "(a secretKeyRef), never as a literal value")
         if name in spec.secret_env:

@@ -55,7 +55,8 @@ def test_default_deny_isolates_every_pod_both_ways(plans, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_dns_egress_is_the_only_thing_allowed(plans, stack):
     policies = {p["metadata"]["name"]: p["spec"] for p in plans[stack].objects("NetworkPolicy")}
-    assert set(policies) == {"default-deny-all", "allow-dns-egress"}
+    namespace_wide = {name for name, spec in policies.items() if spec["podSelector"] == {}}
+    assert namespace_wide == {"default-deny-all", "allow-dns-egress"}
     dns = policies["allow-dns-egress"]
     assert dns["policyTypes"] == ["Egress"] and "ingress" not in dns
     (rule,) = dns["egress"]
@@ -95,7 +96,8 @@ def test_staging_namespace_can_be_torn_down(plans):
     assert ns["options"]["protect"] is False and ns["options"]["retainOnDelete"] is False
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_only_the_namespace_carries_protection(plans, stack):
-    protected = [r["type"] for r in plans[stack].resources if r["options"]["protect"]]
-    assert protected == ([NAMESPACE] if stack == "production" else [])
+def test_production_protects_the_namespace_data_and_credentials_and_staging_nothing(plans):
+    protected = {r["type"] for r in plans["production"].resources if r["options"]["protect"]}
+    assert protected == {NAMESPACE, "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Secret",
+                         "random:index/randomPassword:RandomPassword"}
+    assert [r["name"] for r in plans["staging"].resources if r["options"]["protect"]] == []

@@ -319,3 +319,8 @@ def test_every_rule_has_the_metadata_reviewers_need():
         assert rule.description and rule.remediation and rule.severity in ("low", "medium", "high", "critical")
         assert rule.check.__doc__ or rule.name == "exemptions-justified", rule.name
     assert BY_NAME["pods-run-as-non-root"].default_level == "mandatory"
+
+
+def test_a_file_path_to_a_secret_is_not_a_secret():
+    env = [{"name": "POSTGRES_PASSWORD_FILE", "value": "/run/secrets/archon/password"}]
+    assert messages("no-literal-secrets-in-env", pod(container(env=env))) == []

@@ -13,6 +13,12 @@ from .values import get, is_unknown
 
 # Env var names that hold secrets; the workload builder refuses literal values for them too.
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|_DSN$|^DSN$)")
+def is_secret_env(name: str, value: str) -> bool:
+    """A literal env var that holds a secret: a secret-looking name (not a `*_FILE` path to one) or value."""
+    upper = name.upper()
+    return bool((SECRET_NAME.search(upper) and not upper.endswith("_FILE")) or SECRET_VALUE.search(str(value)))
+
+
 SECRET_VALUE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|^sk-[A-Za-z0-9_-]{16,}|^gh[pousr]_[A-Za-z0-9]{20,}"
                           r"|^AKIA[0-9A-Z]{16}$|^xox[abprs]-")
 EXEMPT_ANNOTATION = "policy.archon.io/exempt"
@@ -120,7 +126,7 @@ def no_literal_secrets_in_env(subject: Subject, config: dict) -> list[Violation]
                 name, value = str(var.get("name", "")), var.get("value")
                 if is_unknown(value):
                     out.append(unknown(c.where, f"env {name}"))
-                elif SECRET_NAME.search(name.upper()) or SECRET_VALUE.search(str(value)):
+                elif is_secret_env(name, value):
                     out.append(Violation(f"{c.where}: env[{index}] {name} has a literal value that looks like a "
                                          "secret; move it to a Secret and use valueFrom.secretKeyRef"))
     return out

@@ -1,0 +1,174 @@
+"""Database: one ComponentResource for every data store, driven by a row of the engine table."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import workload as w
+from components.database_engines import CREDENTIALS_DIR, METRICS_SCRAPER, POSTGRES_EXTENSIONS, Engine, limit_mib
+from components.labels import recommended_labels, selector_labels
+from stackconfig.model import DatabaseSettings, Resources
+
+EXPORTER_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memory": "32Mi"},
+                                               "limits": {"cpu": "100m", "memory": "64Mi"}})
+# No character that needs escaping in a DSN, a URL or a config file.
+PASSWORD_ARGS = {"length": 32, "special": False, "min_upper": 2, "min_lower": 2, "min_numeric": 2}
+
+
+class Database(pulumi.ComponentResource):
+    """A hardened StatefulSet with its credentials Secret, Services, NetworkPolicy and (when replicated) PDB."""
+
+    host: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+    dsn: pulumi.Output[str]
+
+    def __init__(self, name: str, *, engine: Engine, settings: DatabaseSettings, namespace: pulumi.Input[str],
+                 instance: str, rotation: int, protect: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:Database", name, None, opts)
+        self.engine = engine
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions(parent=self, protect=protect)
+        labels = recommended_labels(engine.name, "database", instance, engine.version)
+        selector = selector_labels(labels)
+
+        def meta(object_name: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels, **extra)
+
+        generated = {key: random.RandomPassword(f"{name}-{key}", keepers={"rotation": str(rotation)},
+                                                opts=keep, **PASSWORD_ARGS).result
+                     for key in engine.generated}
+        values = {**engine.fixed, **generated}
+        if engine.key == "redis":
+            values["redis.conf"] = generated["password"].apply(lambda pw: _redis_conf(pw, limit_mib(settings, 0.75)))
+        self.secret = k8s.core.v1.Secret(
+            f"{name}-credentials", metadata=meta(f"{engine.name}-credentials"), type="Opaque",
+            string_data=values, opts=keep)
+        self.secret_name = self.secret.metadata.name
+        self.secret_keys = sorted(values)
+
+        volumes = []
+        mounts = [w.Mount("data", engine.data_path, read_only=False)]
+        if engine.reads_credential_files or (engine.exporter and engine.exporter.reads_credential_files):
+            volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=self.secret_name, default_mode=0o440)))
+        if engine.reads_credential_files:
+            mounts.append(w.Mount("credentials", CREDENTIALS_DIR))
+        if engine.key == "postgres":
+            self.init_scripts = k8s.core.v1.ConfigMap(
+                f"{name}-init", metadata=meta(f"{engine.name}-init"), data={"01-extensions.sql": _extensions_sql()},
+                opts=child)
+            volumes.append(k8s.core.v1.VolumeArgs(name="initdb", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=self.init_scripts.metadata.name)))
+            mounts.append(w.Mount("initdb", "/docker-entrypoint-initdb.d"))
+
+        containers = [w.Container(
+            name=engine.key, image=engine.image, resources=settings.resources, probes=engine.probes,
+            ports={engine.port_name: engine.port, **engine.extra_ports},
+            command=engine.command, args=engine.args(settings) or None, env=engine.env,
+            secret_env={k: w.SecretRef(self.secret_name, v) for k, v in engine.secret_env.items()},
+            writable_paths=engine.writable_paths(settings), mounts=mounts)]
+        annotations = {"archon.io/credentials-rotation": str(rotation)}
+        if engine.exporter:
+            exporter = engine.exporter
+            containers.append(w.Container(
+                name=exporter.name, image=exporter.image, resources=EXPORTER_RESOURCES, run_as=exporter.run_as,
+                ports={"http-metrics": exporter.port}, env=exporter.env,
+                secret_env={k: w.SecretRef(self.secret_name, v) for k, v in exporter.secret_env.items()},
+                mounts=[w.Mount("credentials", CREDENTIALS_DIR)] if exporter.reads_credential_files else [],
+                probes=w.Probes(readiness=w.Probe(http_path="/", port="http-metrics"),
+                                liveness=w.Probe(tcp=True, port="http-metrics"))))
+            annotations.update({"prometheus.io/scrape": "true", "prometheus.io/port": str(exporter.port)})
+
+        ports = {engine.port_name: engine.port, **engine.extra_ports}
+        if engine.exporter:
+            ports["http-metrics"] = engine.exporter.port
+        service_ports = [k8s.core.v1.ServicePortArgs(name=n, port=p, target_port=n, protocol="TCP")
+                         for n, p in ports.items()]
+        self.headless = k8s.core.v1.Service(
+            f"{name}-headless", metadata=meta(f"{engine.name}-headless"),
+            spec=k8s.core.v1.ServiceSpecArgs(cluster_ip="None", publish_not_ready_addresses=True, selector=selector,
+                                             ports=service_ports),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        self.service = k8s.core.v1.Service(
+            f"{name}-service", metadata=meta(engine.name),
+            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=service_ports),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            name, metadata=meta(engine.name),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=settings.replicas,
+                service_name=self.headless.metadata.name,
+                pod_management_policy="OrderedReady",
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=k8s.apps.v1.
+                StatefulSetPersistentVolumeClaimRetentionPolicyArgs(when_deleted="Retain", when_scaled="Retain"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                template=w.pod_template(
+                    labels=labels, annotations=annotations, containers=containers, run_as=engine.run_as,
+                    volumes=volumes, claim_volumes=["data"],
+                    termination_grace_period_seconds=engine.termination_grace_period_seconds),
+                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=selector),
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"], storage_class_name=settings.storage.storage_class,
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                            requests={"storage": settings.storage.size})))],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect,
+                                        delete_before_replace=True),
+        )
+
+        peers = [k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"app.kubernetes.io/name": client})) for client in engine.clients]
+        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=peers, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
+                                for p in (engine.port, *engine.extra_ports.values())])]
+        if engine.exporter:
+            ingress.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(),
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=METRICS_SCRAPER))],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=engine.exporter.port, protocol="TCP")]))
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress", metadata=meta(engine.name),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Ingress", "Egress"], ingress=ingress, egress=[]),
+            opts=child)
+        if settings.replicas > 1:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata=meta(engine.name),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
+                opts=child)
+
+        self.host = pulumi.Output.concat(self.service.metadata.name, ".", namespace, ".svc.cluster.local")
+        self.port = engine.port
+        self.dsn = pulumi.Output.secret(_dsn(engine, self.host, values))
+        self.register_outputs({"host": self.host, "port": self.port, "secretName": self.secret_name,
+                               "secretKeys": self.secret_keys, "dsn": self.dsn})
+
+
+def _redis_conf(password: str, maxmemory_mib: int) -> str:
+    return (f"bind * -::*\nport 6379\nrequirepass {password}\nmaxmemory {maxmemory_mib}mb\n"
+            "maxmemory-policy allkeys-lru\ndir /data\nappendonly yes\n")
+
+
+def _extensions_sql() -> str:
+    """The init script: the extensions Archon's schema needs, created before any client connects."""
+    return "".join(f"CREATE EXTENSION IF NOT EXISTS {name};\n" for name in POSTGRES_EXTENSIONS)
+
+
+def _dsn(engine: Engine, host: pulumi.Output[str], values: dict) -> pulumi.Output[str]:
+    user, password = values.get("username"), values.get("password") or values.get("api-key")
+    database = values.get("database")
+
+    def build(args: list) -> str:
+        host_name, secret = args
+        auth = f"{user}:{secret}@" if user else (f":{secret}@" if engine.key == "redis" else "")
+        path = f"/{database}" if database else ("/0" if engine.key == "redis" else "")
+        return f"{engine.scheme}://{auth}{host_name}:{engine.port}{path}"
+    return pulumi.Output.all(host, password).apply(build)
