@@ -5,6 +5,7 @@ import pulumi
 from components.database import Database
 from components.database_engines import ENGINES
 from components.namespace_baseline import NamespaceBaseline
+from components.supabase import SupabaseConnection
 from stackconfig import ConfigError, load_stack_config
 
 try:
@@ -29,6 +30,12 @@ databases = {
         protect=cfg.protect_stateful_resources, opts=pulumi.ResourceOptions(depends_on=[baseline]))
     for key, settings in cfg.databases.engines().items()
 }
+if cfg.databases.provider == "supabase":
+    supabase = SupabaseConnection(
+        "archon-supabase", url=cfg.supabase_url, service_key=pulumi.Config().require_secret("supabaseServiceKey"),
+        namespace=baseline.namespace_name, instance=pulumi.get_stack(), protect=cfg.protect_stateful_resources,
+        opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    pulumi.export("supabaseSecretName", supabase.secret_name)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("namespace", baseline.namespace_name)
