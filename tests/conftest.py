@@ -76,6 +76,7 @@ def raw_config(stack: str) -> dict[str, str]:
 
 def copy_project(dest: Path) -> Path:
     """Copy the Pulumi project (program, stacks, components, config code, policy pack) into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
