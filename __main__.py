@@ -1,7 +1,10 @@
 """Archon on Kubernetes: load and validate the stack config, build the components, export outputs."""
 
+from pathlib import Path
+
 import pulumi
 
+from components.backups import Backups
 from components.database import Database
 from components.database_engines import ENGINES
 from components.namespace_baseline import NamespaceBaseline
@@ -30,9 +33,18 @@ databases = {
         protect=cfg.protect_stateful_resources, opts=pulumi.ResourceOptions(depends_on=[baseline]))
     for key, settings in cfg.databases.engines().items()
 }
+config = pulumi.Config()
+s3_keys = ((config.require_secret("backupS3AccessKeyId"), config.require_secret("backupS3SecretAccessKey"))
+           if cfg.databases.backup.s3 else None)
+backups = Backups(
+    "archon-backups", backup=cfg.databases.backup, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
+    script=(Path(__file__).parent / "scripts" / "archon-backup.sh").read_text(),
+    postgres=databases.get("postgres"), qdrant=databases.get("qdrant"), protect=cfg.protect_stateful_resources,
+    s3_credentials=s3_keys, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+
 if cfg.databases.provider == "supabase":
     supabase = SupabaseConnection(
-        "archon-supabase", url=cfg.supabase_url, service_key=pulumi.Config().require_secret("supabaseServiceKey"),
+        "archon-supabase", url=cfg.supabase_url, service_key=config.require_secret("supabaseServiceKey"),
         namespace=baseline.namespace_name, instance=pulumi.get_stack(), protect=cfg.protect_stateful_resources,
         opts=pulumi.ResourceOptions(depends_on=[baseline]))
     pulumi.export("supabaseSecretName", supabase.secret_name)

@@ -119,6 +119,14 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class ConfigRef:
+    """One key of a ConfigMap, handed to a container as a `configMapKeyRef`."""
+
+    config_map: pulumi.Input[str]
+    key: str
+
+
+@dataclass(frozen=True)
 class Mount:
     """A mount of a volume the pod declares (ConfigMap, Secret, PVC); read-only unless said."""
 
@@ -141,17 +149,25 @@ class Container:
     args: Sequence[pulumi.Input[str]] | None = None
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    field_env: Mapping[str, str] = field(default_factory=dict)  # env name -> downward API fieldPath
+    config_env: Mapping[str, ConfigRef] = field(default_factory=dict)
     writable_paths: Sequence[WritablePath] = ()
     mounts: Sequence[Mount] = ()
     run_as: RunAs | None = None
     image_pull_policy: str = "IfNotPresent"
 
 
-def container_args(spec: Container, *, init: bool = False) -> core.ContainerArgs:
-    """Build one hardened container."""
-    _check_container(spec, init)
+def container_args(spec: Container, *, init: bool = False, runs_to_completion: bool = False) -> core.ContainerArgs:
+    """Build one hardened container (init containers and run-to-completion pods need no probes)."""
+    _check_container(spec, init or runs_to_completion)
     run_as = spec.run_as
-    env = [core.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
+    # References come first, so literal values can use them as $(NAME).
+    env = [core.EnvVarArgs(name=k, value_from=core.EnvVarSourceArgs(
+        field_ref=core.ObjectFieldSelectorArgs(field_path=path))) for k, path in spec.field_env.items()]
+    env += [core.EnvVarArgs(name=k, value_from=core.EnvVarSourceArgs(
+        config_map_key_ref=core.ConfigMapKeySelectorArgs(name=ref.config_map, key=ref.key)))
+        for k, ref in spec.config_env.items()]
+    env += [core.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
     env += [core.EnvVarArgs(name=k, value_from=core.EnvVarSourceArgs(
         secret_key_ref=core.SecretKeySelectorArgs(name=ref.secret, key=ref.key))) for k, ref in spec.secret_env.items()]
     mounts = [core.VolumeMountArgs(name=_writable_volume_name(spec, w), mount_path=w.path) for w in spec.writable_paths]
@@ -237,7 +253,8 @@ def pod_spec(
         restart_policy=restart_policy,
         topology_spread_constraints=list(topology_spread_constraints) if topology_spread_constraints else None,
         init_containers=[container_args(c, init=True) for c in init_containers] or None,
-        containers=[container_args(c) for c in containers],
+        containers=[container_args(c, runs_to_completion=restart_policy in ("Never", "OnFailure"))
+                    for c in containers],
         volumes=[*writable, *volumes] or None,
     )
 
@@ -264,8 +281,9 @@ def _check_container(spec: Container, init: bool) -> None:
         if is_secret_env(name, value if isinstance(value, str) else ""):
             raise WorkloadSpecError(f"{where}: env {name} looks like a secret; pass it with secret_env= "
                                     "(a secretKeyRef), never as a literal value")
-        if name in spec.secret_env:
-            raise WorkloadSpecError(f"{where}: env {name} is given both as a value and as a secret")
+    names = [*spec.env, *spec.secret_env, *spec.field_env, *spec.config_env]
+    if len(set(names)) != len(names):
+        raise WorkloadSpecError(f"{where}: an env var is given twice: {sorted(names)}")
     paths = [w.path for w in spec.writable_paths] + [m.path for m in spec.mounts]
     if len(set(paths)) != len(paths):
         raise WorkloadSpecError(f"{where}: a path is mounted twice: {sorted(paths)}")

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -169,8 +170,8 @@ def test_prune_deletes_only_backups_older_than_the_retention(tmp_path):
 class FakeService(http.server.BaseHTTPRequestHandler):
     """Just enough of Qdrant's snapshot API and of S3's PUT/GET to check what the script sends."""
 
-    store: dict = {}
-    seen: list = []
+    store: ClassVar[dict] = {}  # shared by the handler threads of one fake server
+    seen: ClassVar[list] = []
 
     def log_message(self, *args):
         pass

@@ -99,5 +99,5 @@ def test_staging_namespace_can_be_torn_down(plans):
 def test_production_protects_the_namespace_data_and_credentials_and_staging_nothing(plans):
     protected = {r["type"] for r in plans["production"].resources if r["options"]["protect"]}
     assert protected == {NAMESPACE, "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Secret",
-                         "random:index/randomPassword:RandomPassword"}
+                         "kubernetes:core/v1:PersistentVolumeClaim", "random:index/randomPassword:RandomPassword"}
     assert [r["name"] for r in plans["staging"].resources if r["options"]["protect"]] == []
