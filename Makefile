@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= staging
 OUT ?= build/$(STACK)
 
-.PHONY: plan test lint bench bench-policy checkov rules-table venv lock clean
+.PHONY: plan test lint bench bench-policy checkov rules-table backup restore venv lock clean
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed
@@ -45,6 +45,15 @@ bench-policy: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 ## rules-table: the README's policy table, generated from the pack and policies/config/
 rules-table: $(VENV)/.installed
 	$(PY) scripts/rules_table.py
+
+## backup: run the backup CronJob of STACK now (needs the Pulumi CLI and kubectl)
+backup:
+	scripts/db-job.sh backup $(STACK)
+
+## restore: restore BACKUP_FILE into STACK's PostgreSQL through a Job (needs the Pulumi CLI and kubectl)
+restore:
+	@test -n "$(BACKUP_FILE)" || { echo "usage: make restore STACK=... BACKUP_FILE=postgres-....dump" >&2; exit 2; }
+	scripts/db-job.sh restore $(STACK) $(BACKUP_FILE)
 
 ## venv: create .venv with the pinned requirements (the Pulumi CLI uses the same one)
 venv: $(VENV)/.installed

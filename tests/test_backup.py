@@ -261,10 +261,14 @@ def test_unknown_command_prints_usage():
     assert result.returncode == 2 and "usage: archon-backup.sh" in result.stderr
 
 
-def test_the_script_is_shellcheck_clean():
+SHELL_SCRIPTS = [SCRIPT, ROOT / "scripts" / "db-job.sh", ROOT / ".ci" / "run"]
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
+def test_shell_scripts_are_shellcheck_clean(script):
     if shutil.which("shellcheck") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("shellcheck is not installed (.ci/run installs it)")
         pytest.skip("shellcheck is not installed")
-    result = subprocess.run(["shellcheck", "-s", "sh", str(SCRIPT)], capture_output=True, text=True)
+    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
