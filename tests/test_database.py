@@ -191,3 +191,27 @@ def test_supabase_without_its_key_is_a_config_error(tmp_path):
     result = plan("staging", tmp_path / "out", project_dir=project)
     assert result.exit_code == 2
     assert "archon:supabaseServiceKey: is required with databases.provider: supabase" in result.stderr
+
+
+def test_outputs_name_the_connection_and_keep_the_dsn_secret(plans):
+    outputs = plans["production"].outputs
+    assert outputs["databases"]["postgres"] == {
+        "host": "archon-postgres.archon.svc.cluster.local", "port": 5432,
+        "secretName": "archon-postgres-credentials", "secretKeys": ["database", "password", "username"]}
+    for key in ENGINES:
+        assert outputs[f"{key}Dsn"] == "[secret]"
+
+
+def test_rotation_counter_is_a_keeper_and_restarts_the_pods(tmp_path):
+    project = copy_project(tmp_path / "project")
+    stack_file = project / "Pulumi.staging.yaml"
+    doc = yaml.safe_load(stack_file.read_text())
+    doc["config"]["archon:databases"]["credentialsRotation"] = 3
+    stack_file.write_text(yaml.safe_dump(doc))
+    result = plan("staging", tmp_path / "out", project_dir=project)
+    assert result.exit_code == 0, result.stderr
+    passwords = [r for r in result.resources if r["type"] == "random:index/randomPassword:RandomPassword"]
+    assert {json.dumps(r["inputs"]["keepers"]) for r in passwords} == {'{"rotation": "3"}'}
+    assert all(r["inputs"]["special"] is False and r["inputs"]["length"] == 32 for r in passwords)
+    sts = named(result, "StatefulSet", "archon-redis")
+    assert sts["spec"]["template"]["metadata"]["annotations"]["archon.io/credentials-rotation"] == "3"
