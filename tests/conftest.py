@@ -86,6 +86,16 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def plan_with(tmp_path: Path, stack: str, edit) -> Plan:
+    """Plan a copy of the project whose `Pulumi.STACK.yaml` config mapping `edit` changed in place."""
+    project = copy_project(tmp_path / "project")
+    stack_file = project / f"Pulumi.{stack}.yaml"
+    doc = yaml.safe_load(stack_file.read_text())
+    edit(doc["config"])
+    stack_file.write_text(yaml.safe_dump(doc))
+    return plan(stack, tmp_path / "out", project_dir=project)
+
+
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
     """A scratch copy of the Pulumi project whose stack files a test may edit."""

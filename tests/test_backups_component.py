@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from components.database_engines import POSTGRES
-from tests.conftest import ROOT, STACKS, copy_project, plan
+from tests.conftest import ROOT, STACKS, plan_with
 
 
 def cronjob(p, name: str) -> dict:
@@ -75,15 +75,12 @@ def test_backup_pods_may_reach_only_the_databases(plans):
 
 
 def test_with_s3_backups_go_to_the_bucket_through_a_staging_directory(tmp_path):
-    project = copy_project(tmp_path / "project")
-    stack_file = project / "Pulumi.production.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["archon:databases"]["backup"]["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com",
-                                                         "bucket": "acme-archon-backups", "region": "eu-west-1"}
-    doc["config"]["archon:backupS3AccessKeyId"] = {"secure": "v1:a2V5"}
-    doc["config"]["archon:backupS3SecretAccessKey"] = {"secure": "v1:c2VjcmV0"}
-    stack_file.write_text(yaml.safe_dump(doc))
-    result = plan("production", tmp_path / "out", project_dir=project)
+    def use_s3(config: dict) -> None:
+        config["archon:databases"]["backup"]["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com",
+                                                      "bucket": "acme-archon-backups", "region": "eu-west-1"}
+        config["archon:backupS3AccessKeyId"] = {"secure": "v1:a2V5"}
+        config["archon:backupS3SecretAccessKey"] = {"secure": "v1:c2VjcmV0"}
+    result = plan_with(tmp_path, "production", use_s3)
     assert result.exit_code == 0, result.stderr
     assert result.objects("PersistentVolumeClaim") == []
     job = cronjob(result, "archon-db-backup")

@@ -10,7 +10,7 @@ import yaml
 from components.database_engines import ENGINES, POSTGRES_EXTENSIONS
 from offline.fakes import computed_outputs
 from stackconfig import load_stack_config
-from tests.conftest import STACKS, copy_project, plan, raw_config
+from tests.conftest import STACKS, plan_with, raw_config
 
 CASES = [(stack, key) for stack in STACKS for key in ENGINES]
 
@@ -152,12 +152,7 @@ def test_no_generated_secret_appears_outside_a_secret(plans):
 
 
 def test_a_replicated_database_gets_a_disruption_budget(tmp_path):
-    project = copy_project(tmp_path / "project")
-    stack_file = project / "Pulumi.staging.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["archon:databases"]["redis"]["replicas"] = 2
-    stack_file.write_text(yaml.safe_dump(doc))
-    result = plan("staging", tmp_path / "out", project_dir=project)
+    result = plan_with(tmp_path, "staging", lambda config: config["archon:databases"]["redis"].update(replicas=2))
     assert result.exit_code == 0, result.stderr
     budgets = {b["metadata"]["name"]: b["spec"] for b in result.objects("PodDisruptionBudget")}
     assert list(budgets) == ["archon-redis"]
@@ -165,14 +160,11 @@ def test_a_replicated_database_gets_a_disruption_budget(tmp_path):
 
 
 def test_supabase_replaces_the_bundled_postgres(tmp_path):
-    project = copy_project(tmp_path / "project")
-    stack_file = project / "Pulumi.staging.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["archon:databases"]["provider"] = "supabase"
-    doc["config"]["archon:supabaseUrl"] = "https://xyz.supabase.co"
-    doc["config"]["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}
-    stack_file.write_text(yaml.safe_dump(doc))
-    result = plan("staging", tmp_path / "out", project_dir=project)
+    def use_supabase(config: dict) -> None:
+        config["archon:databases"]["provider"] = "supabase"
+        config["archon:supabaseUrl"] = "https://xyz.supabase.co"
+        config["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}
+    result = plan_with(tmp_path, "staging", use_supabase)
     assert result.exit_code == 0, result.stderr
     assert "archon-postgres" not in {o["metadata"]["name"] for o in result.objects("StatefulSet")}
     secret = named(result, "Secret", "archon-supabase")
@@ -182,13 +174,10 @@ def test_supabase_replaces_the_bundled_postgres(tmp_path):
 
 
 def test_supabase_without_its_key_is_a_config_error(tmp_path):
-    project = copy_project(tmp_path / "project")
-    stack_file = project / "Pulumi.staging.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["archon:databases"]["provider"] = "supabase"
-    doc["config"]["archon:supabaseUrl"] = "https://xyz.supabase.co"
-    stack_file.write_text(yaml.safe_dump(doc))
-    result = plan("staging", tmp_path / "out", project_dir=project)
+    def without_key(config: dict) -> None:
+        config["archon:databases"]["provider"] = "supabase"
+        config["archon:supabaseUrl"] = "https://xyz.supabase.co"
+    result = plan_with(tmp_path, "staging", without_key)
     assert result.exit_code == 2
     assert "archon:supabaseServiceKey: is required with databases.provider: supabase" in result.stderr
 
@@ -203,12 +192,7 @@ def test_outputs_name_the_connection_and_keep_the_dsn_secret(plans):
 
 
 def test_rotation_counter_is_a_keeper_and_restarts_the_pods(tmp_path):
-    project = copy_project(tmp_path / "project")
-    stack_file = project / "Pulumi.staging.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["archon:databases"]["credentialsRotation"] = 3
-    stack_file.write_text(yaml.safe_dump(doc))
-    result = plan("staging", tmp_path / "out", project_dir=project)
+    result = plan_with(tmp_path, "staging", lambda config: config["archon:databases"].update(credentialsRotation=3))
     assert result.exit_code == 0, result.stderr
     passwords = [r for r in result.resources if r["type"] == "random:index/randomPassword:RandomPassword"]
     assert {json.dumps(r["inputs"]["keepers"]) for r in passwords} == {'{"rotation": "3"}'}
