@@ -42,9 +42,10 @@ class Autoscaling(_Section):
 
 
 class ServiceSettings(_Section):
-    """One application service: replica count, autoscaling and resources."""
+    """One application service: replica count, rollout surge, autoscaling and resources."""
 
     replicas: int = Field(ge=0, le=100)
+    max_surge: int = Field(default=1, ge=1, le=100)
     autoscaling: Autoscaling = Autoscaling()
     resources: Resources
 
@@ -118,20 +119,34 @@ class Monitoring(_Section):
     storage: Storage
 
 
+class Network(_Section):
+    """Where the services may connect outside the cluster (NetworkPolicy ipBlocks)."""
+
+    external_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    excluded_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                                "169.254.0.0/16"])
+
+
 class Ingress(_Section):
     """The ingress controller class and the TLS issuer for public hosts."""
 
+    controller_namespace: DnsLabel = "traefik"
     class_name: DnsSubdomain = "traefik"
     install_controller: bool = True
     tls_issuer: Literal["letsencrypt-staging", "letsencrypt-production", "selfsigned"] = "letsencrypt-staging"
 
 
 class Images(_Section):
-    """Where the application images live and which tag to deploy."""
+    """Where the application images come from: built from archon:appSource and pushed, or prebuilt per service."""
 
     registry: str = Field(min_length=1, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*$")
     tag: ImageTag
     pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
+    platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
+    cache_from: bool = True
+    skip_push: bool = False
+    registry_username: str | None = None
+    prebuilt: dict[str, str] = Field(default_factory=dict)
 
 
 class Features(_Section):
@@ -173,6 +188,7 @@ class StackConfig(_Section):
     domain: DnsSubdomain
     acme_email: Email
     supabase_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/.*)?$")
+    app_source: str | None = None
     protect_stateful_resources: bool = False
     images: Images
     features: Features = Features()
@@ -180,6 +196,7 @@ class StackConfig(_Section):
     databases: Databases
     monitoring: Monitoring
     ingress: Ingress = Ingress()
+    network: Network = Network()
     quota: Quota
     limit_range: LimitRange
 

@@ -32,10 +32,45 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
     for name, db in cfg.databases.engines().items():
         issues += _resources(f"databases.{name}.resources", db.resources)
     issues += _external_services(cfg, present)
+    issues += _images(cfg)
     issues += _limit_range(cfg)
     issues += _quota(cfg)
     if cfg.environment == "production":
         issues += _production(cfg)
+    return issues
+
+
+def _images(cfg: StackConfig) -> list[ConfigIssue]:
+    """Each enabled service has a prebuilt image or is built from an existing archon:appSource."""
+    import ipaddress
+    from pathlib import Path
+
+    from policies.archon_policies.platform import image_reference_problem
+
+    issues = []
+    for key in sorted(set(cfg.images.prebuilt) - set(type(cfg.services).model_fields)):
+        issues.append(ConfigIssue(f"images.prebuilt.{key}", cfg.images.prebuilt[key],
+                                  f"is not a service; services: {', '.join(type(cfg.services).model_fields)}"))
+    for key, image in sorted(cfg.images.prebuilt.items()):
+        problem = image_reference_problem(image)
+        if problem:
+            issues.append(ConfigIssue(f"images.prebuilt.{key}", image, problem))
+    building = [key for key in cfg.enabled_services() if key not in cfg.images.prebuilt]
+    if building and not cfg.app_source:
+        issues.append(ConfigIssue("appSource", None, f"is not set, and {', '.join(building)} "
+                                  f"{'has' if len(building) == 1 else 'have'} no images.prebuilt entry: set "
+                                  "archon:appSource to an Archon checkout to build, or name a prebuilt image",
+                                  has_value=False))
+    elif building and not Path(cfg.app_source).expanduser().is_dir():
+        issues.append(ConfigIssue("appSource", cfg.app_source, "is not a directory (an Archon source checkout is "
+                                  f"needed to build {', '.join(building)})"))
+    for field in ("external_cidrs", "excluded_cidrs"):
+        for index, cidr in enumerate(getattr(cfg.network, field)):
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                key = "externalCidrs" if field == "external_cidrs" else "excludedCidrs"
+                issues.append(ConfigIssue(f"network.{key}.{index}", cidr, "is not a CIDR such as 0.0.0.0/0"))
     return issues
 
 

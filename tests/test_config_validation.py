@@ -20,7 +20,7 @@ BAD_CONFIGS = [
     # (stack, key as `pulumi config set --path` spells it, new value, the exact message)
     ("staging", "archon:services.server.replcas", 1,
      "archon:services.server.replcas = 1: unknown key; did you mean 'replicas'? "
-     "allowed keys here: autoscaling, replicas, resources"),
+     "allowed keys here: autoscaling, maxSurge, replicas, resources"),
     ("staging", "archon:databases.postgres.storage.sise", "1Gi",
      "archon:databases.postgres.storage.sise = '1Gi': unknown key; did you mean 'size'? "
      "allowed keys here: size, storageClass"),
@@ -196,3 +196,27 @@ def test_an_s3_backup_target_needs_its_credentials():
     assert [i.path for i in caught.value.issues] == ["backupS3AccessKeyId", "backupS3SecretAccessKey"]
     raw |= {"archon:backupS3AccessKeyId": "AKIA", "archon:backupS3SecretAccessKey": "s"}
     assert load_stack_config("staging", raw).databases.backup.s3.bucket == "acme-archon-backups"
+
+
+def test_images_need_a_prebuilt_reference_or_a_source_checkout(tmp_path):
+    raw = changed(raw_config("staging"), "archon:images.prebuilt", {"frontend": "ghcr.io/acme/archon/frontend:v1"})
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(i) for i in caught.value.issues] == [
+        "archon:appSource: is not set, and server, mcp, intelligence, agents have no images.prebuilt entry: set "
+        "archon:appSource to an Archon checkout to build, or name a prebuilt image"]
+    with pytest.raises(ConfigError, match=r"archon:appSource = '/no/such/archon': is not a directory"):
+        load_stack_config("staging", raw | {"archon:appSource": "/no/such/archon"})
+    assert load_stack_config("staging", raw | {"archon:appSource": str(tmp_path)}).app_source == str(tmp_path)
+
+
+@pytest.mark.parametrize("image, message", [
+    ("ghcr.io/acme/archon/server", "has no tag; pin a version tag or a digest"),
+    ("ghcr.io/acme/archon/server:latest", "has the tag latest; pin a version tag or a digest"),
+    ("ghcr.io/acme/archon/server@sha256:abc", "has a malformed digest"),
+])
+def test_prebuilt_images_must_be_pinned(image, message):
+    raw = changed(raw_config("staging"), "archon:images.prebuilt.server", image)
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(i) for i in caught.value.issues] == [f"archon:images.prebuilt.server = {image!r}: {message}"]

@@ -111,6 +111,17 @@ def image_pinned(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+def image_reference_problem(image: str) -> str | None:
+    """Why an image reference is not pinned (no tag, `latest`), or None when it is."""
+    name, _, digest = image.partition("@")
+    if digest:
+        return None if digest.startswith("sha256:") and len(digest) == 71 else "has a malformed digest"
+    tag = name.rsplit("/", 1)[-1].partition(":")[2]
+    if not tag:
+        return "has no tag; pin a version tag or a digest"
+    return "has the tag latest; pin a version tag or a digest" if tag == "latest" else None
+
+
 def no_literal_secrets_in_env(subject: Subject, config: dict) -> list[Violation]:
     """No secret as a literal env value: use valueFrom.secretKeyRef or a mounted Secret."""
     out: list[Violation] = []
