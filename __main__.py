@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.application import Application
 from components.backups import Backups
 from components.database import Database
 from components.database_engines import ENGINES
@@ -42,12 +43,19 @@ backups = Backups(
     postgres=databases.get("postgres"), qdrant=databases.get("qdrant"), protect=cfg.protect_stateful_resources,
     s3_credentials=s3_keys, opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
+supabase = None
 if cfg.databases.provider == "supabase":
     supabase = SupabaseConnection(
         "archon-supabase", url=cfg.supabase_url, service_key=config.require_secret("supabaseServiceKey"),
         namespace=baseline.namespace_name, instance=pulumi.get_stack(), protect=cfg.protect_stateful_resources,
         opts=pulumi.ResourceOptions(depends_on=[baseline]))
     pulumi.export("supabaseSecretName", supabase.secret_name)
+
+application = Application(
+    "archon", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(), databases=databases,
+    supabase_secret=supabase.secret_name if supabase else None,
+    openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
+    opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("namespace", baseline.namespace_name)
@@ -56,3 +64,4 @@ pulumi.export("databases", {key: {"host": db.host, "port": db.port, "secretName"
                                     "secretKeys": db.secret_keys} for key, db in databases.items()})
 for key, db in databases.items():
     pulumi.export(f"{key}Dsn", db.dsn)
+pulumi.export("images", application.images.refs)

@@ -132,7 +132,7 @@ def test_production_protects_data_and_staging_does_not(plans):
             if r["type"] == "kubernetes:apps/v1:StatefulSet":
                 assert (r["options"]["protect"], r["options"]["retainOnDelete"]) == (expected, expected), r["name"]
                 assert r["options"]["deleteBeforeReplace"] is True
-            if r["type"] == "kubernetes:core/v1:Secret" or r["type"].startswith("random:"):
+            if r["name"].endswith("-credentials") or r["type"].startswith("random:"):
                 assert r["options"]["protect"] is expected, r["name"]
 
 

@@ -1,0 +1,134 @@
+"""Service: one Archon service as a zero-downtime Deployment with its Service, account, HPA, PDB and policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import workload as w
+from components.labels import recommended_labels, selector_labels
+from components.service_catalog import AppService
+from stackconfig.model import Network, ServiceSettings
+
+REVISION_HISTORY = 5
+
+
+class Service(pulumi.ComponentResource):
+    """Deployment (maxUnavailable 0), ClusterIP Service, ServiceAccount, HPA, PDB and NetworkPolicy for a service."""
+
+    def __init__(self, name: str, *, spec: AppService, settings: ServiceSettings, image: pulumi.Input[str],
+                 pull_policy: str, namespace: pulumi.Input[str], instance: str, version: str,
+                 env: Mapping[str, pulumi.Input[str]], secret_env: Mapping[str, w.SecretRef], spread: bool,
+                 ports: Mapping[str, int], network: Network, controller_namespace: str,
+                 mounts: Sequence[w.Mount] = (), volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:Service", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = recommended_labels(spec.name, spec.key, instance, version)
+        selector = selector_labels(labels)
+        scaling = settings.autoscaling
+        autoscaled = scaling.enabled and not spec.in_memory_state
+
+        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+
+        self.account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta(spec.name),
+                                                  automount_service_account_token=False, opts=child)
+        probes = w.Probes(
+            readiness=w.Probe(http_path=spec.ready_path, port="http", period_seconds=10, timeout_seconds=3),
+            liveness=(w.Probe(http_path=spec.live_path, port="http", period_seconds=20, timeout_seconds=5,
+                              failure_threshold=3) if spec.live_path
+                      else w.Probe(tcp=True, port="http", period_seconds=20, failure_threshold=3)),
+            startup=w.Probe(http_path=spec.ready_path, port="http", period_seconds=5, timeout_seconds=3,
+                            failure_threshold=max(1, spec.startup_seconds // 5)))
+        container = w.Container(
+            name=spec.key, image=image, image_pull_policy=pull_policy, resources=settings.resources,
+            probes=probes, ports={"http": spec.container_port}, env=env, secret_env=secret_env,
+            writable_paths=spec.writable, mounts=mounts)
+        spread_constraints = [k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1, topology_key=key, when_unsatisfiable="ScheduleAnyway",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector))
+            for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")] if spread else None
+        self.deployment = k8s.apps.v1.Deployment(
+            name, metadata=meta(spec.name),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=None if autoscaled else settings.replicas,  # the HPA owns the count when it runs
+                revision_history_limit=REVISION_HISTORY, progress_deadline_seconds=600,
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge=settings.max_surge)),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                template=w.pod_template(labels=labels, containers=[container], run_as=spec.run_as, volumes=volumes,
+                                        service_account_name=self.account.metadata.name,
+                                        topology_spread_constraints=spread_constraints,
+                                        termination_grace_period_seconds=30)),
+            opts=child)
+        self.service = k8s.core.v1.Service(
+            f"{name}-service", metadata=meta(spec.name),
+            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=[k8s.core.v1.ServicePortArgs(
+                name="http", port=spec.service_port, target_port="http", protocol="TCP")]),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        if autoscaled:
+            self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa", metadata=meta(spec.name),
+                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                        api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name),
+                    min_replicas=scaling.min_replicas, max_replicas=scaling.max_replicas,
+                    metrics=[_utilization("cpu", scaling.target_cpu_utilization),
+                             _utilization("memory", scaling.target_memory_utilization)]),
+                opts=child)
+        if (scaling.min_replicas if autoscaled else settings.replicas) >= 2:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata=meta(spec.name),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    unhealthy_pod_eviction_policy="AlwaysAllow"),
+                opts=child)
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-traffic", metadata=meta(spec.name),
+            spec=_traffic(spec, selector, ports, network, controller_namespace), opts=child)
+        self.register_outputs({"service": self.service.metadata.name})
+
+
+def _utilization(resource: str, percent: int) -> k8s.autoscaling.v2.MetricSpecArgs:
+    return k8s.autoscaling.v2.MetricSpecArgs(type="Resource", resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+        name=resource, target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=percent)))
+
+
+def _peer(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
+        match_labels={"app.kubernetes.io/name": name}))
+
+
+def _traffic(spec: AppService, selector: dict, ports: Mapping[str, int], network: Network,
+             controller_namespace: str) -> k8s.networking.v1.NetworkPolicySpecArgs:
+    """Ingress from the ingress controller (public services) and named peers; egress to named targets and out."""
+    sources = [_peer(peer) for peer in spec.peers]
+    if spec.public:
+        sources.append(k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": controller_namespace})))
+    ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        from_=sources, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=spec.container_port, protocol="TCP")])
+    ] if sources else []
+    egress = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[_peer(target)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=ports[target], protocol="TCP")])
+        for target in spec.talks_to if target in ports]
+    if spec.external_ports:
+        egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(
+                cidr=cidr, except_=[c for c in network.excluded_cidrs if _inside(c, cidr)] or None))
+                for cidr in network.external_cidrs],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in spec.external_ports]))
+    return k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector), policy_types=["Ingress", "Egress"],
+        ingress=ingress, egress=egress)
+
+
+def _inside(inner: str, outer: str) -> bool:
+    import ipaddress
+
+    a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
+    return a.version == b.version and a.subnet_of(b) and a != b

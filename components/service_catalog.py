@@ -1,0 +1,131 @@
+"""The Archon services as data (ports, health, identity, paths, peers, wiring); adding a service is an entry.
+
+Facts from ../shared/notes/archon.md: service names are hard-coded in the app (archon-server, archon-mcp, ...),
+discovery needs DOCKER_CONTAINER=true and explicit port variables, and archon-server and archon-mcp keep state
+in process memory, so they are not autoscaled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.workload import RunAs, SecretRef, WritablePath
+
+APP_USER = RunAs(10001, 10001)  # the numeric USER of docker/python-service.Dockerfile and intelligence.Dockerfile
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the services connect to: data-store hosts and Secrets, the app Secret, the public domain."""
+
+    app_secret: pulumi.Input[str]
+    domain: str
+    databases: dict[str, tuple[pulumi.Input[str], int, pulumi.Input[str]]]  # key -> (host, port, secret name)
+    supabase_secret: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class AppService:
+    """One Archon service: how it listens, is probed, runs, and whom it may talk to."""
+
+    key: str  # config key under `services`
+    name: str  # Deployment, Service and app.kubernetes.io/name (the app hard-codes these)
+    container_port: int
+    service_port: int
+    dockerfile: str  # in docker/
+    context: str  # build context inside the Archon checkout
+    run_as: RunAs = APP_USER
+    ready_path: str = "/health"
+    live_path: str | None = "/"  # None: a TCP liveness check
+    startup_seconds: int = 300
+    writable: tuple[WritablePath, ...] = (WritablePath("/tmp", "256Mi"),)
+    in_memory_state: bool = False
+    public: bool = False  # reached through the ingress controller
+    peers: tuple[str, ...] = ()  # services allowed to connect
+    talks_to: tuple[str, ...] = ()  # services and data stores it connects to
+    external_ports: tuple[int, ...] = ()  # ports it may reach outside the cluster
+    build_args: dict[str, str] = field(default_factory=dict)
+    env: Callable[[Wiring], dict] = lambda wiring: {}
+    secret_env: Callable[[Wiring], dict] = lambda wiring: {}
+    feature: str | None = None  # a features.* switch that must be on
+
+
+PORTS = {"ARCHON_SERVER_PORT": "8181", "ARCHON_MCP_PORT": "8051", "ARCHON_AGENTS_PORT": "8052"}
+PYTHON_ENV = {**PORTS, "DOCKER_CONTAINER": "true", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+              "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+
+
+def _openai(wiring: Wiring) -> dict:
+    return {"OPENAI_API_KEY": SecretRef(wiring.app_secret, "openai-api-key")}
+
+
+def _postgres(wiring: Wiring) -> tuple[dict, dict]:
+    """SUPABASE_* with Supabase; POSTGRES_* for the bundled PostgreSQL."""
+    if wiring.supabase_secret is not None:
+        return {}, {"SUPABASE_URL": SecretRef(wiring.supabase_secret, "SUPABASE_URL"),
+                    "SUPABASE_SERVICE_KEY": SecretRef(wiring.supabase_secret, "SUPABASE_SERVICE_KEY")}
+    host, port, secret = wiring.databases["postgres"]
+    return ({"POSTGRES_HOST": host, "POSTGRES_PORT": str(port), "POSTGRES_DB": "archon", "POSTGRES_USER": "archon"},
+            {"POSTGRES_PASSWORD": SecretRef(secret, "password")})
+
+
+def _server_env(wiring: Wiring) -> dict:
+    return {**PYTHON_ENV, **_postgres(wiring)[0], "ARCHON_HOST": wiring.domain,
+            "HF_HOME": "/cache/huggingface", "CRAWL4_AI_BASE_DIRECTORY": "/cache/crawl4ai",
+            "TLDEXTRACT_CACHE": "/cache/tldextract", "PLAYWRIGHT_BROWSERS_PATH": "/ms-playwright"}
+
+
+def _intelligence_env(wiring: Wiring) -> dict:
+    memgraph, qdrant, redis = (wiring.databases[k] for k in ("memgraph", "qdrant", "redis"))
+    return {**PYTHON_ENV, **_postgres(wiring)[0], "MEMGRAPH_URI": f"bolt://archon-memgraph:{memgraph[1]}",
+            "MEMGRAPH_USER": "archon", "QDRANT_URL": f"http://archon-qdrant:{qdrant[1]}",
+            "VALKEY_URL": f"redis://archon-redis:{redis[1]}/0"}
+
+
+def _intelligence_secrets(wiring: Wiring) -> dict:
+    return {**_openai(wiring), **_postgres(wiring)[1],
+            "MEMGRAPH_PASSWORD": SecretRef(wiring.databases["memgraph"][2], "password"),
+            "QDRANT_API_KEY": SecretRef(wiring.databases["qdrant"][2], "api-key"),
+            "VALKEY_PASSWORD": SecretRef(wiring.databases["redis"][2], "password")}
+
+
+SERVICES: tuple[AppService, ...] = (
+    AppService(
+        key="frontend", name="archon-frontend", container_port=8080, service_port=3737,
+        dockerfile="frontend.Dockerfile", context="archon-ui-main", run_as=RunAs(101, 101),
+        ready_path="/healthz", live_path=None, startup_seconds=60,
+        writable=(WritablePath("/tmp", "64Mi"), WritablePath("/var/cache/nginx", "64Mi")), public=True,
+        talks_to=("archon-server",)),
+    AppService(
+        key="server", name="archon-server", container_port=8181, service_port=8181,
+        dockerfile="python-service.Dockerfile", context="python",
+        build_args={"UV_GROUPS": "--group server --group server-reranking", "APP_MODULE": "src.server.main:app",
+                    "APP_PORT": "8181", "WITH_PLAYWRIGHT": "true"},
+        writable=(WritablePath("/tmp", "2Gi"), WritablePath("/cache", "2Gi")), in_memory_state=True, public=True,
+        peers=("archon-frontend", "archon-mcp", "archon-agents", "archon-intelligence"),
+        talks_to=("archon-mcp", "archon-postgres"), external_ports=(80, 443),
+        env=_server_env, secret_env=lambda w: {**_openai(w), **_postgres(w)[1]}),
+    AppService(
+        key="mcp", name="archon-mcp", container_port=8051, service_port=8051,
+        dockerfile="python-service.Dockerfile", context="python",
+        build_args={"UV_GROUPS": "--group mcp", "APP_MODULE": "", "APP_PORT": "8051"},
+        in_memory_state=True, public=True, peers=("archon-server", "archon-agents"),
+        talks_to=("archon-server",), env=lambda w: dict(PYTHON_ENV)),
+    AppService(
+        key="intelligence", name="archon-intelligence", container_port=8053, service_port=8053,
+        dockerfile="intelligence.Dockerfile", context="services/intelligence", startup_seconds=600,
+        peers=("archon-server",),
+        talks_to=("archon-server", "archon-postgres", "archon-redis", "archon-qdrant", "archon-memgraph"),
+        external_ports=(443,), env=_intelligence_env, secret_env=_intelligence_secrets),
+    AppService(
+        key="agents", name="archon-agents", container_port=8052, service_port=8052,
+        dockerfile="python-service.Dockerfile", context="python",
+        build_args={"UV_GROUPS": "--group agents", "APP_MODULE": "src.agents.server:app", "APP_PORT": "8052"},
+        startup_seconds=600, peers=("archon-server", "archon-mcp"), talks_to=("archon-server", "archon-mcp"),
+        external_ports=(443,), env=lambda w: {**PYTHON_ENV, "MCP_SERVICE_URL": "http://archon-mcp:8051"},
+        secret_env=_openai, feature="agents"),
+)
+BY_KEY = {service.key: service for service in SERVICES}

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1.7
+# archon-server, archon-mcp and archon-agents, built from the python/ folder of an Archon checkout.
+# Build arguments (the service catalog sets them): UV_GROUPS, the service's dependency groups;
+# APP_MODULE, its ASGI app for uvicorn (empty: RUN_MODULE runs itself, as archon-mcp does); APP_PORT;
+# WITH_PLAYWRIGHT=true adds Chromium and its libraries for the crawler.
+ARG PYTHON_IMAGE=python:3.13.15-slim-trixie
+
+FROM ${PYTHON_IMAGE} AS build
+ARG UV_GROUPS=""
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN pip install --no-cache-dir uv==0.13.9
+WORKDIR /app
+COPY pyproject.toml ./
+# UV_GROUPS is a list of `--group NAME` flags and must split into words.
+# hadolint ignore=SC2086
+RUN uv venv /venv && uv pip install --no-cache --python /venv/bin/python -r pyproject.toml ${UV_GROUPS}
+
+FROM ${PYTHON_IMAGE}
+ARG APP_MODULE=""
+ARG RUN_MODULE="src.mcp_server.mcp_server"
+ARG APP_PORT=8181
+ARG WITH_PLAYWRIGHT=false
+ENV PATH=/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PLAYWRIGHT_BROWSERS_PATH=/ms-playwright \
+    APP_MODULE=${APP_MODULE} \
+    RUN_MODULE=${RUN_MODULE} \
+    APP_PORT=${APP_PORT}
+COPY --from=build /venv /venv
+# Chromium's shared libraries are runtime dependencies of the crawler, not build tools.
+RUN if [ "$WITH_PLAYWRIGHT" = "true" ]; then playwright install --with-deps chromium && rm -rf /var/lib/apt/lists/*; fi \
+ && groupadd --gid 10001 archon \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin archon
+WORKDIR /app
+COPY src ./src
+USER 10001:10001
+EXPOSE ${APP_PORT}
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['APP_PORT'], timeout=5)"]
+# Production ASGI: one uvicorn worker (the server keeps progress in memory), no reload, proxy headers on.
+CMD ["sh", "-c", "if [ -n \"$APP_MODULE\" ]; then exec uvicorn \"$APP_MODULE\" --host 0.0.0.0 --port \"$APP_PORT\" --workers 1 --proxy-headers --forwarded-allow-ips '*' --no-server-header --timeout-graceful-shutdown 25; else exec python -m \"$RUN_MODULE\"; fi"]
