@@ -6,8 +6,11 @@ import pulumi
 
 from components.application import Application
 from components.backups import Backups
+from components.cert_manager import CertManager
 from components.database import Database
 from components.database_engines import ENGINES
+from components.ingress import Ingress
+from components.ingress_controller import IngressController
 from components.namespace_baseline import NamespaceBaseline
 from components.supabase import SupabaseConnection
 from stackconfig import ConfigError, load_stack_config
@@ -57,7 +60,17 @@ application = Application(
     openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
     opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
+controller = IngressController(
+    "traefik", install=cfg.ingress.install_controller, namespace=cfg.ingress.controller_namespace,
+    class_name=cfg.ingress.class_name, settings=cfg.ingress.controller)
+cert_manager = CertManager(
+    "cert-manager", install=cfg.ingress.install_cert_manager, acme_email=cfg.acme_email,
+    ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1)
+ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
+                  after=[controller, cert_manager, application])
+
 pulumi.export("environment", cfg.environment)
+pulumi.export("urls", ingress.urls)
 pulumi.export("namespace", baseline.namespace_name)
 pulumi.export("domain", cfg.domain)
 pulumi.export("databases", {key: {"host": db.host, "port": db.port, "secretName": db.secret_name,

@@ -127,13 +127,49 @@ class Network(_Section):
                                                                 "169.254.0.0/16"])
 
 
+class RateLimit(_Section):
+    """Traefik rate limit per client IP: sustained requests per second and burst."""
+
+    average: int = Field(default=50, ge=1, le=100000)
+    burst: int = Field(default=100, ge=1, le=100000)
+
+
+class Route(_Section):
+    """A further path on the public host, to a Service in the stack's namespace."""
+
+    path: str = Field(pattern=r"^/[A-Za-z0-9._~/-]*$")
+    service: DnsLabel
+    port: int = Field(ge=1, le=65535)
+
+
+class GrafanaHost(_Section):
+    """An optional public host for Grafana, reachable only from the listed networks."""
+
+    host: DnsSubdomain
+    allow_cidrs: list[str] = Field(min_length=1)
+
+
+class ControllerSettings(_Section):
+    """The Traefik controller's size."""
+
+    replicas: int = Field(default=1, ge=1, le=20)
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "100m", "memory": "64Mi"},
+                                                     "limits": {"cpu": "500m", "memory": "256Mi"}})
+
+
 class Ingress(_Section):
-    """The ingress controller class and the TLS issuer for public hosts."""
+    """The ingress controller (Traefik, or an existing class), cert-manager, TLS issuer and route settings."""
 
     controller_namespace: DnsLabel = "traefik"
     class_name: DnsSubdomain = "traefik"
     install_controller: bool = True
+    install_cert_manager: bool = True
+    controller: ControllerSettings = ControllerSettings()
     tls_issuer: Literal["letsencrypt-staging", "letsencrypt-production", "selfsigned"] = "letsencrypt-staging"
+    rate_limit: RateLimit = RateLimit()
+    body_limit_mb: int = Field(default=50, ge=1, le=10240)
+    routes: list[Route] = Field(default_factory=list)
+    grafana: GrafanaHost | None = None
 
 
 class Images(_Section):

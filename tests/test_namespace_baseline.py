@@ -12,9 +12,12 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_namespace_enforces_restricted_pod_security_at_a_pinned_version(plans, stack):
-    (ns,) = plans[stack].objects("Namespace")
     cfg = load_stack_config(stack, raw_config(stack))
-    assert ns["metadata"]["name"] == cfg.namespace
+    namespaces = {n["metadata"]["name"]: n for n in plans[stack].objects("Namespace")}
+    assert set(namespaces) == {cfg.namespace, "traefik", "cert-manager"}
+    for other in ("traefik", "cert-manager"):
+        assert namespaces[other]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    ns = namespaces[cfg.namespace]
     labels = ns["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
@@ -67,9 +70,11 @@ def test_dns_egress_is_the_only_thing_allowed(plans, stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_namespaced_object_lives_in_the_stack_namespace(plans, stack):
+    from policies.archon_policies.platform import CLUSTER_SCOPED
+
     cfg = load_stack_config(stack, raw_config(stack))
     for obj in plans[stack].manifests:
-        if obj["kind"] != "Namespace":
+        if obj["kind"] not in CLUSTER_SCOPED:
             assert obj["metadata"]["namespace"] == cfg.namespace, obj["metadata"]
 
 

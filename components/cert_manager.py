@@ -1,0 +1,84 @@
+"""CertManager: cert-manager from its Helm chart, hardened, and the ClusterIssuers the stacks use."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.namespace_baseline import pod_security_labels
+
+CHART_VERSION = "v1.21.1"
+REPOSITORY = "https://charts.jetstack.io"
+NONROOT = 65532  # the distroless nonroot user of every cert-manager image; the chart sets no runAsUser
+ACME_SERVERS = {"letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+                "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory"}
+COMPONENT_RESOURCES = {
+    "controller": ({"cpu": "10m", "memory": "64Mi"}, {"cpu": "100m", "memory": "256Mi"}),
+    "webhook": ({"cpu": "10m", "memory": "32Mi"}, {"cpu": "100m", "memory": "64Mi"}),
+    "cainjector": ({"cpu": "10m", "memory": "64Mi"}, {"cpu": "100m", "memory": "256Mi"}),
+    "startupapicheck": ({"cpu": "10m", "memory": "32Mi"}, {"cpu": "100m", "memory": "64Mi"}),
+}
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+                      "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
+                      "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def chart_values(replicas: int) -> dict:
+    """Every component non-root with a numeric id, read-only, no capabilities, sized; CRDs installed."""
+    values: dict = {"crds": {"enabled": True, "keep": True}, "replicaCount": replicas,
+                    "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+                    "prometheus": {"enabled": True},
+                    "global": {"leaderElection": {"namespace": "cert-manager"}}}
+    for component, (requests, limits) in COMPONENT_RESOURCES.items():
+        block = values if component == "controller" else values.setdefault(component, {})
+        block["securityContext"] = dict(POD_SECURITY)
+        block["containerSecurityContext"] = dict(CONTAINER_SECURITY)
+        block["resources"] = {"requests": requests, "limits": limits}
+        if component in ("webhook", "cainjector"):
+            block["replicaCount"] = replicas
+            block["podDisruptionBudget"] = {"enabled": replicas > 1, "maxUnavailable": 1}
+    return values
+
+
+def solver_pod_template() -> dict:
+    """The HTTP-01 solver pods: this block replaces their securityContext, so it repeats all of it."""
+    return {"spec": {"securityContext": dict(POD_SECURITY)}}
+
+
+class CertManager(pulumi.ComponentResource):
+    """cert-manager (with its CRDs) in its own restricted namespace, and the ClusterIssuers."""
+
+    def __init__(self, name: str, *, install: bool, acme_email: str, ingress_class: str, replicas: int,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:CertManager", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        depends = []
+        if install:
+            self.namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name="cert-manager",
+                                                                         labels=pod_security_labels()),
+                opts=child)
+            self.release = k8s.helm.v3.Release(
+                name, chart="cert-manager", version=CHART_VERSION,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+                namespace=self.namespace.metadata.name, values=chart_values(replicas), atomic=True,
+                cleanup_on_fail=True, timeout=600, opts=child)
+            depends = [self.release]
+        # Custom resources wait for the release, so their CRDs exist before them.
+        after = pulumi.ResourceOptions(parent=self, depends_on=depends)
+        self.issuers = {}
+        for issuer, server in ACME_SERVERS.items():
+            self.issuers[issuer] = k8s.apiextensions.CustomResource(
+                f"{name}-{issuer}", api_version="cert-manager.io/v1", kind="ClusterIssuer",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
+                spec={"acme": {"server": server, "email": acme_email,
+                               "privateKeySecretRef": {"name": f"{issuer}-account-key"},
+                               "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class,
+                                                                   "podTemplate": solver_pod_template()}}}]}},
+                opts=after)
+        self.issuers["selfsigned"] = k8s.apiextensions.CustomResource(
+            f"{name}-selfsigned", api_version="cert-manager.io/v1", kind="ClusterIssuer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="selfsigned"), spec={"selfSigned": {}}, opts=after)
+        self.register_outputs({"issuers": list(self.issuers)})

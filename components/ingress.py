@@ -1,0 +1,112 @@
+"""Ingress: the public host with TLS from cert-manager, routes to the services, and Traefik middlewares."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import recommended_labels
+from stackconfig.model import StackConfig
+
+TLS_SECRET = "archon-tls"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
+       "form-action 'self'")
+# path -> (service, port): the deployment guide's routes; `ingress.routes` adds to them.
+ROUTES = {"/": ("archon-frontend", 3737), "/api": ("archon-server", 8181), "/health": ("archon-server", 8181),
+          "/mcp": ("archon-mcp", 8051)}
+
+
+def middlewares(cfg: StackConfig) -> dict[str, dict]:
+    """The Traefik middleware specs every route gets, by name."""
+    production = cfg.environment == "production"
+    return {
+        "redirect-https": {"redirectScheme": {"scheme": "https", "permanent": True}},
+        "security-headers": {"headers": {
+            "stsSeconds": 31536000 if production else 86400, "stsIncludeSubdomains": production,
+            "stsPreload": production, "forceSTSHeader": True, "frameDeny": True, "contentTypeNosniff": True,
+            "referrerPolicy": "strict-origin-when-cross-origin", "contentSecurityPolicy": CSP,
+            "permissionsPolicy": "camera=(), microphone=(), geolocation=()"}},
+        "rate-limit": {"rateLimit": {"average": cfg.ingress.rate_limit.average,
+                                     "burst": cfg.ingress.rate_limit.burst}},
+        "compress": {"compress": {}},
+        "body-limit": {"buffering": {"maxRequestBodyBytes": cfg.ingress.body_limit_mb * 1024 * 1024}},
+    }
+
+
+class Ingress(pulumi.ComponentResource):
+    """Certificate (awaited until Ready), middlewares, the app Ingress and the optional Grafana Ingress."""
+
+    urls: dict[str, str]
+
+    def __init__(self, name: str, *, cfg: StackConfig, namespace: pulumi.Input[str], instance: str,
+                 after: list[pulumi.Resource], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:Ingress", name, None, opts)
+        # Children wait for `after` themselves (the CRDs' releases, the services): a component's own
+        # depends_on does not reach its children.
+        self._after = list(after)
+        child = pulumi.ResourceOptions(parent=self, depends_on=self._after)
+        ingress = cfg.ingress
+        labels = recommended_labels("archon-ingress", "ingress", instance, cfg.images.tag)
+        traefik = ingress.class_name == "traefik" or ingress.install_controller
+
+        def meta(object_name: str, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels,
+                                              annotations=annotations)
+
+        self.middlewares = {}
+        if traefik:
+            specs = middlewares(cfg)
+            if ingress.grafana:
+                specs["grafana-allow-list"] = {"ipAllowList": {"sourceRange": list(ingress.grafana.allow_cidrs)}}
+            for middleware, spec in specs.items():
+                self.middlewares[middleware] = k8s.apiextensions.CustomResource(
+                    f"{name}-{middleware}", api_version="traefik.io/v1alpha1", kind="Middleware",
+                    metadata=meta(middleware), spec=spec, opts=child)
+        hosts = [cfg.domain] + ([ingress.grafana.host] if ingress.grafana else [])
+        self.certificate = k8s.apiextensions.CustomResource(
+            f"{name}-certificate", api_version="cert-manager.io/v1", kind="Certificate",
+            metadata=meta(TLS_SECRET, {"pulumi.com/waitFor": "condition=Ready", "pulumi.com/timeoutSeconds": "900"}),
+            spec={"secretName": TLS_SECRET, "dnsNames": hosts,
+                  "issuerRef": {"kind": "ClusterIssuer", "name": ingress.tls_issuer}},
+            opts=child)
+
+        chain = ["redirect-https", "security-headers", "rate-limit", "compress", "body-limit"]
+        routes = dict(ROUTES) | {route.path: (route.service, route.port) for route in ingress.routes}
+        self.ingress = self._ingress(f"{name}-app", "archon", cfg, namespace, labels, cfg.domain, routes, chain,
+                                     traefik)
+        if ingress.grafana:
+            self.grafana = self._ingress(f"{name}-grafana", "archon-grafana", cfg, namespace, labels,
+                                         ingress.grafana.host, {"/": ("archon-grafana", 3000)},
+                                         ["grafana-allow-list", *chain], traefik)
+        self.urls = {"app": f"https://{cfg.domain}/", "api": f"https://{cfg.domain}/api",
+                     "health": f"https://{cfg.domain}/health", "mcp": f"https://{cfg.domain}/mcp"}
+        if ingress.grafana:
+            self.urls["grafana"] = f"https://{ingress.grafana.host}/"
+        self.register_outputs({"urls": self.urls})
+
+    def _ingress(self, resource: str, object_name: str, cfg: StackConfig, namespace: pulumi.Input[str],
+                 labels: dict, host: str, routes: dict, chain: list[str], traefik: bool) -> k8s.networking.v1.Ingress:
+        annotations = {}
+        if traefik:
+            annotations["traefik.ingress.kubernetes.io/router.entrypoints"] = "web,websecure"
+            annotations["traefik.ingress.kubernetes.io/router.middlewares"] = ",".join(
+                f"{cfg.namespace}-{m}@kubernetescrd" for m in chain)
+        if not cfg.ingress.install_controller:
+            annotations["pulumi.com/skipAwait"] = "true"  # an existing controller may not publish Ingress status
+        paths = [k8s.networking.v1.HTTPIngressPathArgs(
+            path=path, path_type="Prefix", backend=k8s.networking.v1.IngressBackendArgs(
+                service=k8s.networking.v1.IngressServiceBackendArgs(
+                    name=service, port=k8s.networking.v1.ServiceBackendPortArgs(number=port))))
+            for path, (service, port) in sorted(routes.items())]
+        return k8s.networking.v1.Ingress(
+            resource,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels,
+                                                annotations=annotations),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=cfg.ingress.class_name,
+                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=TLS_SECRET)],
+                rules=[k8s.networking.v1.IngressRuleArgs(host=host, http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                    paths=paths))]),
+            opts=pulumi.ResourceOptions(parent=self,
+                                        depends_on=[*self._after, self.certificate, *self.middlewares.values()]))

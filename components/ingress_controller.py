@@ -1,0 +1,65 @@
+"""IngressController: Traefik from its Helm chart, hardened, as the stack's one public entry point."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.namespace_baseline import pod_security_labels
+from stackconfig.model import ControllerSettings
+
+CHART_VERSION = "41.3.0"  # Traefik v3.7.11
+REPOSITORY = "https://traefik.github.io/charts"
+NONROOT = 65532
+LOAD_BALANCER_EXEMPTION = {
+    "policy.archon.io/exempt": "no-public-service-types",
+    "policy.archon.io/justification": "the ingress controller's Service is the stack's one public entry point; "
+                                      "every other Service is ClusterIP behind it",
+}
+
+
+def chart_values(class_name: str, settings: ControllerSettings) -> dict:
+    """Non-root with a numeric id, read-only, no capabilities, sized, metrics on, status published for awaits."""
+    replicas = settings.replicas
+    return {
+        "deployment": {"replicas": replicas},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        "resources": {"requests": settings.resources.requests.model_dump(),
+                      "limits": settings.resources.limits.model_dump()},
+        "podSecurityContext": {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT,
+                               "fsGroup": NONROOT, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+                            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "ingressClass": {"enabled": True, "isDefaultClass": False, "name": class_name},
+        "providers": {"kubernetesCRD": {"enabled": True, "allowCrossNamespace": False},
+                      "kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},
+        "ports": {"websecure": {"tls": {"enabled": True}}},
+        "metrics": {"prometheus": {"entryPoint": "metrics", "addServicesLabels": True, "addRoutersLabels": True}},
+        "service": {"type": "LoadBalancer", "annotations": dict(LOAD_BALANCER_EXEMPTION)},
+        "ingressRoute": {"dashboard": {"enabled": False}},
+        "logs": {"general": {"level": "INFO"}, "access": {"enabled": True}},
+        "globalArguments": ["--global.checknewversion=false", "--global.sendanonymoususage=false"],
+    }
+
+
+class IngressController(pulumi.ComponentResource):
+    """Traefik in its own restricted namespace; nothing when an existing ingress class is used."""
+
+    def __init__(self, name: str, *, install: bool, namespace: str, class_name: str, settings: ControllerSettings,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:IngressController", name, None, opts)
+        self.release = None
+        if install:
+            child = pulumi.ResourceOptions(parent=self)
+            self.namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace,
+                                                                         labels=pod_security_labels()),
+                opts=child)
+            self.release = k8s.helm.v3.Release(
+                name, chart="traefik", version=CHART_VERSION,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+                namespace=self.namespace.metadata.name, values=chart_values(class_name, settings), atomic=True,
+                cleanup_on_fail=True, timeout=600, opts=child)
+        self.register_outputs({"installed": install})
