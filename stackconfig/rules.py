@@ -64,13 +64,16 @@ def _images(cfg: StackConfig) -> list[ConfigIssue]:
     elif building and not Path(cfg.app_source).expanduser().is_dir():
         issues.append(ConfigIssue("appSource", cfg.app_source, "is not a directory (an Archon source checkout is "
                                   f"needed to build {', '.join(building)})"))
-    for field in ("external_cidrs", "excluded_cidrs"):
-        for index, cidr in enumerate(getattr(cfg.network, field)):
+    cidr_lists = {"network.externalCidrs": cfg.network.external_cidrs,
+                  "network.excludedCidrs": cfg.network.excluded_cidrs}
+    if cfg.ingress.grafana:
+        cidr_lists["ingress.grafana.allowCidrs"] = cfg.ingress.grafana.allow_cidrs
+    for key, cidrs in cidr_lists.items():
+        for index, cidr in enumerate(cidrs):
             try:
                 ipaddress.ip_network(cidr)
             except ValueError:
-                key = "externalCidrs" if field == "external_cidrs" else "excludedCidrs"
-                issues.append(ConfigIssue(f"network.{key}.{index}", cidr, "is not a CIDR such as 0.0.0.0/0"))
+                issues.append(ConfigIssue(f"{key}.{index}", cidr, "is not a CIDR such as 203.0.113.0/24"))
     return issues
 
 

@@ -220,3 +220,14 @@ def test_prebuilt_images_must_be_pinned(image, message):
     with pytest.raises(ConfigError) as caught:
         load_stack_config("staging", raw)
     assert [str(i) for i in caught.value.issues] == [f"archon:images.prebuilt.server = {image!r}: {message}"]
+
+
+def test_cidrs_are_checked_wherever_they_are_configured():
+    raw = changed(raw_config("staging"), "archon:ingress.grafana",
+                  {"host": "grafana.example.com", "allowCidrs": ["10.0.0.0/8", "office"]})
+    raw = changed(raw, "archon:network", {"externalCidrs": ["0.0.0.0/0", "256.0.0.0/8"]})
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(i) for i in caught.value.issues] == [
+        "archon:network.externalCidrs.1 = '256.0.0.0/8': is not a CIDR such as 203.0.113.0/24",
+        "archon:ingress.grafana.allowCidrs.1 = 'office': is not a CIDR such as 203.0.113.0/24"]
