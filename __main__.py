@@ -11,6 +11,7 @@ from components.database import Database
 from components.database_engines import ENGINES
 from components.ingress import Ingress
 from components.ingress_controller import IngressController
+from components.monitoring import Monitoring
 from components.namespace_baseline import NamespaceBaseline
 from components.supabase import SupabaseConnection
 from stackconfig import ConfigError, load_stack_config
@@ -68,6 +69,15 @@ cert_manager = CertManager(
     ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1)
 ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
                   after=[controller, cert_manager, application])
+if cfg.monitoring.enabled:
+    monitoring = Monitoring(
+        "archon-monitoring", settings=cfg.monitoring, namespace=cfg.namespace, instance=pulumi.get_stack(),
+        protect=cfg.protect_stateful_resources,
+        traefik_namespace=cfg.ingress.controller_namespace if cfg.ingress.install_controller else None,
+        cert_manager_namespace="cert-manager" if cfg.ingress.install_cert_manager else None,
+        secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
+                                                          "alertSmtpPassword")},
+        network_external=cfg.network.external_cidrs, opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("urls", ingress.urls)

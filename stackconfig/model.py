@@ -111,12 +111,38 @@ class Databases(_Section):
         return {key: getattr(self, key) for key in keys}
 
 
+class EmailReceiver(_Section):
+    """Where email alerts go; the SMTP password is the secret config alertSmtpPassword."""
+
+    to: Email
+    sender: Email = Field(alias="from")
+    smarthost: str = Field(pattern=r"^[A-Za-z0-9.-]+:\d+$")
+    username: str | None = None
+
+
+class Receivers(_Section):
+    """Alert receivers; the Slack webhook and PagerDuty key are secret config."""
+
+    slack_channel: str | None = None  # with the secret slackWebhookUrl
+    pagerduty: bool = False  # with the secret pagerdutyRoutingKey
+    email: EmailReceiver | None = None
+
+
+_SMALL = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+
+
 class Monitoring(_Section):
     """Prometheus, Alertmanager, Grafana and Loki settings."""
 
     enabled: bool = True
+    mode: Literal["bundled", "operator"] = "bundled"
     retention: Duration = "15d"
+    retention_size: str | None = Field(default=None, pattern=r"^\d+(B|KB|MB|GB|TB)$")
     storage: Storage
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "250m", "memory": "512Mi"},
+                                                     "limits": {"cpu": "1", "memory": "1Gi"}})
+    alertmanager_resources: Resources = Resources.model_validate(_SMALL)
+    receivers: Receivers = Receivers()
 
 
 class Network(_Section):

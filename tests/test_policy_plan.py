@@ -58,7 +58,11 @@ def assert_valid_sarif(path: Path) -> dict:
 def test_our_stacks_have_no_violations(plans, stack):
     report = json.loads((plans[stack].out / "policy-report.json").read_text())
     assert report["policyPack"] == {"name": "archon-security", "version": "0.1.0"}
-    assert report["summary"] == {"mandatory": 0, "advisory": 0, "exempted": 0}
+    assert report["summary"] == {"mandatory": 0, "advisory": 0, "exempted": 2}
+    exempted = [(f["policy"], f["name"]) for f in report["findings"] if f["exempted"]]
+    assert sorted(exempted) == [("no-service-account-token-automount", "kube-state-metrics"),
+                                ("no-service-account-token-automount", "prometheus")]
+    assert all(f["justification"] for f in report["findings"])  # only justified exemptions
     assert plans[stack].exit_code == 0
 
 
@@ -83,7 +87,8 @@ def test_a_container_without_read_only_root_filesystem_fails_the_plan(without_ro
     out, result = without_rofs
     assert result.returncode == 1, result.stderr
     report = json.loads((out / "policy-report.json").read_text())
-    mandatory = [(f["policy"], f["name"], f["type"]) for f in report["findings"] if f["enforcement"] == "mandatory"]
+    mandatory = [(f["policy"], f["name"], f["type"]) for f in report["findings"]
+                 if f["enforcement"] == "mandatory" and not f["exempted"]]
     assert mandatory == [(ROFS, "probe-app", "kubernetes:apps/v1:Deployment")]
     assert report["summary"]["mandatory"] == 1
     assert f"    {ROFS}" in result.stdout and "Deployment probe-app" in result.stdout
@@ -93,7 +98,7 @@ def test_a_container_without_read_only_root_filesystem_fails_the_plan(without_ro
 def test_the_failing_plan_sarif_marks_the_violation_as_an_error_at_the_manifest(without_rofs):
     out, _ = without_rofs
     doc = assert_valid_sarif(out / "policy-report.sarif")
-    (result,) = doc["runs"][0]["results"]
+    (result,) = [r for r in doc["runs"][0]["results"] if "suppressions" not in r]
     assert (result["ruleId"], result["level"]) == (ROFS, "error")
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "build/production/manifests/deployment-archon-probe-app.yaml"
@@ -109,11 +114,12 @@ def test_policy_config_override_can_exempt_with_a_reason(without_rofs, tmp_path)
                      "--policy-config", str(config), "--out", str(tmp_path / "plan"))
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "plan" / "policy-report.json").read_text())
-    assert report["summary"] == {"mandatory": 0, "advisory": 0, "exempted": 1}
-    (finding,) = report["findings"]
+    assert report["summary"] == {"mandatory": 0, "advisory": 0, "exempted": 3}
+    (finding,) = [f for f in report["findings"] if f["policy"] == ROFS]
     assert (finding["policy"], finding["exempted"], finding["justification"]) == (ROFS, True, "test only")
     sarif = assert_valid_sarif(tmp_path / "plan" / "policy-report.sarif")
-    assert sarif["runs"][0]["results"][0]["suppressions"][0]["justification"] == "test only"
+    (rofs,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == ROFS]
+    assert rofs["suppressions"][0]["justification"] == "test only"
     assert "exempted (mandatory)" in result.stdout and "justification: test only" in result.stdout
 
 

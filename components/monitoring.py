@@ -1,0 +1,241 @@
+"""Monitoring: Prometheus (with kube-state-metrics) and Alertmanager for the stack's namespace, hardened."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components import workload as w
+from components.labels import recommended_labels, selector_labels
+from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
+from stackconfig.model import Monitoring as MonitoringSettings
+from stackconfig.model import Resources
+
+PROMETHEUS_IMAGE, PROMETHEUS_VERSION = "prom/prometheus:v3.14.0", "v3.14.0"
+ALERTMANAGER_IMAGE, ALERTMANAGER_VERSION = "prom/alertmanager:v0.34.0", "v0.34.0"
+KSM_IMAGE, KSM_VERSION = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1", "v2.19.1"
+NOBODY = w.RunAs(65534, 65534)
+KSM_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memory": "64Mi"},
+                                          "limits": {"cpu": "200m", "memory": "256Mi"}})
+KSM_KINDS = ("pods", "deployments", "statefulsets", "replicasets", "persistentvolumeclaims",
+             "horizontalpodautoscalers", "jobs", "cronjobs")
+API_PORTS = (443, 6443)  # the Kubernetes API, for service discovery and the kubelet proxy
+
+
+def token_exemption(what: str) -> dict[str, str]:
+    """Annotations that exempt a workload which reads the Kubernetes API from the no-token rules (ours, checkov's)."""
+    reason = f"{what} reads the Kubernetes API with a read-only, least-privilege role and needs its token for that"
+    return {"policy.archon.io/exempt": "no-service-account-token-automount",
+            "policy.archon.io/justification": reason,
+            "checkov.io/skip1": f"CKV_K8S_38={reason}"}
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Prometheus (StatefulSet, least-privilege RBAC, rule files), kube-state-metrics and Alertmanager."""
+
+    def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
+                 traefik_namespace: str | None, cert_manager_namespace: str | None,
+                 secrets: Mapping[str, pulumi.Input[str] | None], network_external: list[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:Monitoring", name, None, opts)
+        self.child = pulumi.ResourceOptions(parent=self)
+        self.namespace, self.instance = namespace, instance
+        self.network_external = network_external
+        alertmanager_host = f"archon-alertmanager.{namespace}.svc:9093"
+        self._kube_state_metrics()
+        self._prometheus(settings, protect, prometheus_config(namespace, alertmanager_host, traefik_namespace,
+                                                              cert_manager_namespace))
+        self._alertmanager(settings, protect, secrets)
+        self.register_outputs({"prometheus": f"http://archon-prometheus.{namespace}.svc:9090",
+                               "alertmanager": f"http://{alertmanager_host}"})
+
+    def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels,
+                                          annotations=annotations)
+
+    def _service(self, resource: str, object_name: str, labels: dict, port: int) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(resource, metadata=self._meta(object_name, labels), spec=k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP", selector=selector_labels(labels), ports=[k8s.core.v1.ServicePortArgs(
+                name="http", port=port, target_port="http", protocol="TCP")]),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+
+    def _policy(self, resource: str, object_name: str, labels: dict, ingress: list, egress: list) -> None:
+        k8s.networking.v1.NetworkPolicy(resource, metadata=self._meta(object_name, labels),
+                                        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                                match_labels=selector_labels(labels)),
+                                            policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),
+                                        opts=self.child)
+
+    def _kube_state_metrics(self) -> None:
+        labels = recommended_labels("kube-state-metrics", "monitoring", self.instance, KSM_VERSION)
+        account = k8s.core.v1.ServiceAccount("kube-state-metrics-account",
+                                             metadata=self._meta("archon-kube-state-metrics", labels), opts=self.child)
+        role = k8s.rbac.v1.Role("kube-state-metrics-role", metadata=self._meta("archon-kube-state-metrics", labels),
+                                rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=["", "apps", "batch", "autoscaling"],
+                                                                  resources=list(KSM_KINDS), verbs=["list", "watch"])],
+                                opts=self.child)
+        k8s.rbac.v1.RoleBinding("kube-state-metrics-binding", metadata=self._meta("archon-kube-state-metrics", labels),
+                                role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
+                                                                 name=role.metadata.name),
+                                subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
+                                                                  namespace=self.namespace)], opts=self.child)
+        container = w.Container(
+            name="kube-state-metrics", image=KSM_IMAGE, resources=KSM_RESOURCES,
+            ports={"http": 8080, "telemetry": 8081},
+            args=[f"--namespaces={self.namespace}", f"--resources={','.join(KSM_KINDS)}"],
+            probes=w.Probes(readiness=w.Probe(http_path="/readyz", port="telemetry"),
+                            liveness=w.Probe(http_path="/livez", port="http")))
+        k8s.apps.v1.Deployment("kube-state-metrics", metadata=self._meta(
+            "archon-kube-state-metrics", labels, token_exemption("kube-state-metrics")),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
+                template=w.pod_template(labels=labels, containers=[container], run_as=NOBODY,
+                                        service_account_name=account.metadata.name,
+                                        automount_service_account_token=True)),
+            opts=self.child)
+        self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, 8080)
+        self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels,
+                     ingress=[_from_pods("prometheus", 8080)], egress=[_to_cidrs(["0.0.0.0/0"], API_PORTS)])
+
+    def _prometheus(self, settings: MonitoringSettings, protect: bool, config: dict) -> None:
+        labels = recommended_labels("prometheus", "monitoring", self.instance, PROMETHEUS_VERSION)
+        account = k8s.core.v1.ServiceAccount("prometheus-account", metadata=self._meta("archon-prometheus", labels),
+                                             opts=self.child)
+        cluster_role = k8s.rbac.v1.ClusterRole(
+            "prometheus-role", metadata=k8s.meta.v1.ObjectMetaArgs(name=f"archon-prometheus-{self.namespace}",
+                                                                   labels=labels),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["nodes", "nodes/metrics", "nodes/proxy"],
+                                              verbs=["get", "list", "watch"]),
+                   k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods", "services", "endpoints"],
+                                              verbs=["get", "list", "watch"]),
+                   k8s.rbac.v1.PolicyRuleArgs(api_groups=["discovery.k8s.io"], resources=["endpointslices"],
+                                              verbs=["get", "list", "watch"])],
+            opts=self.child)
+        k8s.rbac.v1.ClusterRoleBinding(
+            "prometheus-binding", metadata=k8s.meta.v1.ObjectMetaArgs(name=f"archon-prometheus-{self.namespace}",
+                                                                      labels=labels),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                             name=cluster_role.metadata.name),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
+                                              namespace=self.namespace)], opts=self.child)
+        config_map = k8s.core.v1.ConfigMap("prometheus-config", metadata=self._meta("archon-prometheus", labels),
+                                           data={"prometheus.yml": yaml.safe_dump(config, sort_keys=False)},
+                                           opts=self.child)
+        rules = k8s.core.v1.ConfigMap("prometheus-rules", metadata=self._meta("archon-prometheus-rules", labels),
+                                      data={p.name: p.read_text() for p in sorted(RULES_DIR.glob("*.yaml"))},
+                                      opts=self.child)
+        args = ["--config.file=/etc/prometheus/config/prometheus.yml", "--storage.tsdb.path=/prometheus",
+                f"--storage.tsdb.retention.time={settings.retention}", "--web.enable-lifecycle"]
+        if settings.retention_size:
+            args.append(f"--storage.tsdb.retention.size={settings.retention_size}")
+        container = w.Container(
+            name="prometheus", image=PROMETHEUS_IMAGE, resources=settings.resources, ports={"http": 9090}, args=args,
+            probes=w.Probes(readiness=w.Probe(http_path="/-/ready", initial_delay_seconds=10, period_seconds=5),
+                            liveness=w.Probe(http_path="/-/healthy", period_seconds=15, timeout_seconds=10),
+                            startup=w.Probe(http_path="/-/ready", period_seconds=5, failure_threshold=120)),
+            writable_paths=[w.WritablePath("/tmp", "64Mi")],
+            mounts=[w.Mount("data", "/prometheus", read_only=False), w.Mount("config", "/etc/prometheus/config"),
+                    w.Mount("rules", RULES_MOUNT)])
+        volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                       name=config_map.metadata.name)),
+                   k8s.core.v1.VolumeArgs(name="rules", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                       name=rules.metadata.name))]
+        self._statefulset("prometheus", "archon-prometheus", labels, container, volumes, settings.storage, protect,
+                          account=account, annotations=token_exemption("Prometheus service discovery"))
+        self._service("prometheus-service", "archon-prometheus", labels, 9090)
+        self._policy("prometheus-traffic", "archon-prometheus", labels,
+                     ingress=[_from_pods("archon-grafana", 9090)],
+                     egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[
+                         k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())]),
+                         _to_namespace_pods("traefik", 9100), _to_namespace_pods("cert-manager", 9402),
+                         _to_cidrs(["0.0.0.0/0"], API_PORTS)])
+
+    def _alertmanager(self, settings: MonitoringSettings, protect: bool,
+                      secrets: Mapping[str, pulumi.Input[str] | None]) -> None:
+        labels = recommended_labels("alertmanager", "monitoring", self.instance, ALERTMANAGER_VERSION)
+        receivers = settings.receivers
+        email = receivers.email
+
+        def render(values: list) -> str:
+            slack, pagerduty, smtp_password = values
+            email_config = None
+            if email:
+                email_config = {"to": email.to, "from": email.sender, "smarthost": email.smarthost,
+                                "require_tls": True}
+                if email.username:
+                    email_config |= {"auth_username": email.username, "auth_password": smtp_password or ""}
+            return yaml.safe_dump(alertmanager_config(slack, receivers.slack_channel, pagerduty, email_config),
+                                  sort_keys=False)
+        rendered = pulumi.Output.all(secrets.get("slackWebhookUrl"), secrets.get("pagerdutyRoutingKey"),
+                                     secrets.get("alertSmtpPassword")).apply(render)
+        # Receiver URLs and keys are secrets, so the whole config is a Secret, never a ConfigMap.
+        config = k8s.core.v1.Secret("alertmanager-config", metadata=self._meta("archon-alertmanager", labels),
+                                    type="Opaque", string_data={"alertmanager.yml": rendered}, opts=self.child)
+        container = w.Container(
+            name="alertmanager", image=ALERTMANAGER_IMAGE, resources=settings.alertmanager_resources,
+            ports={"http": 9093},
+            args=["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
+                  "--cluster.listen-address="],
+            probes=w.Probes(readiness=w.Probe(http_path="/-/ready", period_seconds=10),
+                            liveness=w.Probe(http_path="/-/healthy", period_seconds=20)),
+            writable_paths=[w.WritablePath("/tmp", "16Mi")],
+            mounts=[w.Mount("data", "/alertmanager", read_only=False), w.Mount("config", "/etc/alertmanager")])
+        volumes = [k8s.core.v1.VolumeArgs(name="config", secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name=config.metadata.name, default_mode=0o440))]
+        storage = settings.storage.model_copy(update={"size": "1Gi"})
+        self._statefulset("alertmanager", "archon-alertmanager", labels, container, volumes, storage, protect)
+        self._service("alertmanager-service", "archon-alertmanager", labels, 9093)
+        external = [587, 465, 25, 443]
+        self._policy("alertmanager-traffic", "archon-alertmanager", labels,
+                     ingress=[_from_pods("prometheus", 9093), _from_pods("archon-grafana", 9093)],
+                     egress=[_to_cidrs(self.network_external, external)])
+
+    def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, volumes: list,
+                     storage, protect: bool, account: k8s.core.v1.ServiceAccount | None = None,
+                     annotations: dict | None = None) -> None:
+        k8s.apps.v1.StatefulSet(
+            resource, metadata=self._meta(object_name, labels, annotations),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=1, service_name=object_name, pod_management_policy="OrderedReady",
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=k8s.apps.v1.
+                StatefulSetPersistentVolumeClaimRetentionPolicyArgs(when_deleted="Retain", when_scaled="Retain"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
+                template=w.pod_template(labels=labels, containers=[container], run_as=NOBODY, volumes=volumes,
+                                        claim_volumes=["data"],
+                                        service_account_name=account.metadata.name if account else None,
+                                        automount_service_account_token=account is not None),
+                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data"),
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"], storage_class_name=storage.storage_class,
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage.size})))]),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect,
+                                        delete_before_replace=True))
+
+
+def _from_pods(name: str, port: int) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"app.kubernetes.io/name": name}))],
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
+
+
+def _to_namespace_pods(namespace: str, port: int) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": namespace}))],
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
+
+
+def _to_cidrs(cidrs: list[str], ports) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs],
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports])

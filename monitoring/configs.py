@@ -1,0 +1,106 @@
+"""Build the Prometheus and Alertmanager configs (plain dicts, rendered to YAML; promtool and amtool check them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RULES_DIR = Path(__file__).resolve().parent / "rules"
+RULES_MOUNT = "/etc/prometheus/rules"
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBE_API = {"scheme": "https", "authorization": {"credentials_file": f"{SA_DIR}/token"},
+            "tls_config": {"ca_file": f"{SA_DIR}/ca.crt"}}
+
+
+def _pods_in(namespaces: list[str]) -> dict:
+    return {"role": "pod", "namespaces": {"names": namespaces}}
+
+
+def prometheus_config(namespace: str, alertmanager: str, traefik_namespace: str | None,
+                      cert_manager_namespace: str | None) -> dict:
+    """Scrape jobs: itself, annotated pods and services, kubelet and cAdvisor, kube-state-metrics, Traefik,
+    cert-manager; series outside the stack's namespace are dropped where the source is cluster-wide."""
+    keep_namespace = [{"source_labels": ["namespace"], "regex": namespace, "action": "keep"}]
+    jobs = [
+        {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
+        {"job_name": "kubernetes-pods", "kubernetes_sd_configs": [_pods_in([namespace])],
+         "relabel_configs": [
+             {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], "regex": "true",
+              "action": "keep"},
+             {"source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+              "regex": r"([^:]+)(?::\d+)?;(\d+)", "replacement": "$1:$2", "target_label": "__address__"},
+             {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], "target_label": "job"},
+             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"}]},
+        {"job_name": "kubernetes-services", "kubernetes_sd_configs": [{"role": "endpoints",
+                                                                       "namespaces": {"names": [namespace]}}],
+         "relabel_configs": [
+             {"source_labels": ["__meta_kubernetes_service_annotation_prometheus_io_scrape"], "regex": "true",
+              "action": "keep"},
+             {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "job"},
+             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"}]},
+        {"job_name": "kubelet", **KUBE_API, "kubernetes_sd_configs": [{"role": "node"}],
+         "relabel_configs": [{"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
+                             {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)",
+                              "target_label": "__metrics_path__", "replacement": "/api/v1/nodes/$1/proxy/metrics"}],
+         "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "kubelet_volume_stats_.+",
+                                     "action": "keep"}, *keep_namespace]},
+        {"job_name": "cadvisor", **KUBE_API, "kubernetes_sd_configs": [{"role": "node"}],
+         "relabel_configs": [{"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
+                             {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)",
+                              "target_label": "__metrics_path__",
+                              "replacement": "/api/v1/nodes/$1/proxy/metrics/cadvisor"}],
+         "metric_relabel_configs": [
+             {"source_labels": ["__name__"],
+              "regex": "container_(cpu_usage_seconds_total|memory_working_set_bytes)", "action": "keep"},
+             *keep_namespace]},
+        {"job_name": "kube-state-metrics",
+         "static_configs": [{"targets": [f"archon-kube-state-metrics.{namespace}.svc:8080"]}]},
+    ]
+    for job, ns, app, port in (("traefik", traefik_namespace, "traefik", "9100"),
+                               ("cert-manager", cert_manager_namespace, "cert-manager", "9402")):
+        if ns:
+            jobs.append({"job_name": job, "kubernetes_sd_configs": [_pods_in([ns])], "relabel_configs": [
+                {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], "regex": app,
+                 "action": "keep"},
+                {"source_labels": ["__address__"], "regex": r"([^:]+)(?::\d+)?", "replacement": f"$1:{port}",
+                 "target_label": "__address__"}]})
+    return {"global": {"scrape_interval": "30s", "evaluation_interval": "30s",
+                       "external_labels": {"stack_namespace": namespace}},
+            "rule_files": [f"{RULES_MOUNT}/*.yaml"],
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+            "scrape_configs": jobs}
+
+
+def alertmanager_config(slack_webhook: str | None, slack_channel: str | None, pagerduty_key: str | None,
+                        email: dict | None) -> dict:
+    """Routes by severity to the configured receivers; a down service silences its own error and latency alerts."""
+    receivers: list[dict] = [{"name": "null"}]
+    critical, warning = [], []
+    if slack_webhook:
+        receivers.append({"name": "slack", "slack_configs": [{
+            "api_url": slack_webhook, "channel": slack_channel or "#alerts", "send_resolved": True,
+            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
+            "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n{{ end }}"}]})
+        critical.append("slack")
+        warning.append("slack")
+    if pagerduty_key:
+        receivers.append({"name": "pagerduty", "pagerduty_configs": [{"routing_key": pagerduty_key,
+                                                                     "send_resolved": True}]})
+        critical.insert(0, "pagerduty")
+    if email:
+        receivers.append({"name": "email", "email_configs": [{**email, "send_resolved": True}]})
+        warning.append("email")
+        critical.append("email")
+    routes = []
+    for severity, targets in (("critical", critical), ("warning", warning)):
+        for index, target in enumerate(targets):
+            routes.append({"receiver": target, "matchers": [f'severity="{severity}"'],
+                           "continue": index < len(targets) - 1})
+    return {
+        "route": {"receiver": "null", "group_by": ["alertname", "service", "namespace"], "group_wait": "30s",
+                  "group_interval": "5m", "repeat_interval": "4h", "routes": routes},
+        "inhibit_rules": [{"source_matchers": ['alertname="ArchonServiceDown"'],
+                           "target_matchers": ['alertname=~"ArchonHighErrorRate|ArchonHighLatency"'],
+                           "equal": ["service"]}],
+        "receivers": receivers,
+    }
