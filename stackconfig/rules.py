@@ -91,6 +91,14 @@ def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[Config
             issues.append(ConfigIssue("supabaseServiceKey", None, "is required with databases.provider: supabase; "
                                       "set it with `pulumi config set --secret supabaseServiceKey <service_role key>`",
                                       has_value=False))
+    receivers = cfg.monitoring.receivers
+    for wanted, key, what in ((receivers.slack_channel, "slackWebhookUrl", "monitoring.receivers.slackChannel"),
+                              (receivers.pagerduty, "pagerdutyRoutingKey", "monitoring.receivers.pagerduty"),
+                              (receivers.email and receivers.email.username, "alertSmtpPassword",
+                               "monitoring.receivers.email.username")):
+        if wanted and key not in present:
+            issues.append(ConfigIssue(key, None, f"is required with {what}; set it with "
+                                      f"`pulumi config set --secret {key} ...`", has_value=False))
     if cfg.databases.backup.s3:
         for key in ("backupS3AccessKeyId", "backupS3SecretAccessKey"):
             if key not in present:

@@ -1,0 +1,201 @@
+"""The monitoring stack as rendered: Prometheus config through promtool, Alertmanager through amtool, objects."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitoring.configs import RULES_DIR, alertmanager_config, prometheus_config
+from stackconfig import ConfigError, load_stack_config
+from tests.conftest import STACKS, plan_with, raw_config
+from tests.helpers import changed
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def obj(plan_, kind: str, name: str) -> dict:
+    (found,) = [o for o in plan_.objects(kind) if o["metadata"]["name"] == name]
+    return found
+
+
+def checkable_offline(config: dict, scratch: Path) -> dict:
+    """Make a rendered config checkable here, changing only what cannot exist outside a pod.
+
+    Debian's promtool is built without Kubernetes service discovery, so those blocks become a static target;
+    the service-account token and CA only exist in-pod, so their paths point at scratch files. Everything else
+    (relabeling, alerting, rule files, credential *fields*) is checked for real."""
+    config = copy.deepcopy(config)
+    swapped: dict[str, str] = {}
+
+    def scratch_file(path: str) -> str:
+        if path not in swapped:
+            swapped[path] = str(scratch / f"in-pod-{len(swapped)}")
+            Path(swapped[path]).write_text("placeholder\n")
+        return swapped[path]
+
+    for job in config["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["static_configs"] = [{"targets": ["127.0.0.1:9100"]}]
+        if "credentials_file" in job.get("authorization", {}):
+            job["authorization"]["credentials_file"] = scratch_file(job["authorization"]["credentials_file"])
+        if "ca_file" in job.get("tls_config", {}):
+            job["tls_config"]["ca_file"] = scratch_file(job["tls_config"]["ca_file"])
+    config["rule_files"] = [str(RULES_DIR / "*.yaml")]
+    return config
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rendered_prometheus_config_passes_promtool(plans, stack, tmp_path):
+    cfg = load_stack_config(stack, raw_config(stack))
+    rendered = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus")["data"]["prometheus.yml"])
+    assert rendered == prometheus_config(
+        cfg.namespace, f"archon-alertmanager.{cfg.namespace}.svc:9093", "traefik", "cert-manager"
+    )
+    jobs = {job["job_name"] for job in rendered["scrape_configs"]}
+    assert jobs == {
+        "prometheus",
+        "kubernetes-pods",
+        "kubernetes-services",
+        "kubelet",
+        "cadvisor",
+        "kube-state-metrics",
+        "traefik",
+        "cert-manager",
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(checkable_offline(rendered, tmp_path)))
+    result = subprocess.run(
+        [tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_the_rule_files_are_what_prometheus_loads(plans):
+    rules = obj(plans["staging"], "ConfigMap", "archon-prometheus-rules")["data"]
+    assert rules == {p.name: p.read_text() for p in RULES_DIR.glob("*.yaml")}
+
+
+@pytest.mark.parametrize(
+    "receivers",
+    [
+        {},
+        {"slack": ("https://hooks.slack.com/services/T0/B0/XYZ", "#archon")},
+        {
+            "slack": ("https://hooks.slack.com/services/T0/B0/XYZ", None),
+            "pagerduty": "0123456789abcdef0123456789abcdef",
+            "email": {
+                "to": "ops@acme.io",
+                "from": "alerts@acme.io",
+                "smarthost": "smtp.acme.io:587",
+                "auth_username": "alerts",
+                "auth_password": "pw",
+                "require_tls": True,
+            },
+        },
+    ],
+    ids=["none", "slack", "all"],
+)
+def test_alertmanager_configs_pass_amtool(tmp_path, receivers):
+    slack_url, channel = receivers.get("slack", (None, None))
+    config = alertmanager_config(slack_url, channel, receivers.get("pagerduty"), receivers.get("email"))
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = [r["name"] for r in config["receivers"]]
+    assert names[0] == "null" and len(names) == 1 + len(receivers)
+
+
+def test_critical_alerts_page_and_a_down_service_silences_its_symptoms():
+    config = alertmanager_config("https://hooks.slack.com/x", "#a", "key", None)
+    routes = [(r["receiver"], r["matchers"], r["continue"]) for r in config["route"]["routes"]]
+    assert routes == [
+        ("pagerduty", ['severity="critical"'], True),
+        ("slack", ['severity="critical"'], False),
+        ("slack", ['severity="warning"'], False),
+    ]
+    (inhibit,) = config["inhibit_rules"]
+    assert inhibit["source_matchers"] == ['alertname="ArchonServiceDown"'] and inhibit["equal"] == ["service"]
+
+
+def test_alertmanager_config_is_a_secret_and_passes_amtool_as_rendered(plans, tmp_path):
+    secret = obj(plans["production"], "Secret", "archon-alertmanager")
+    (tmp_path / "alertmanager.yml").write_text(secret["stringData"]["alertmanager.yml"])
+    result = subprocess.run(
+        [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c for c in plans["production"].objects("ConfigMap") if "alertmanager" in c["metadata"]["name"]] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_and_alertmanager_are_hardened_stateful_and_sized(plans, stack):
+    cfg = load_stack_config(stack, raw_config(stack))
+    prometheus = obj(plans[stack], "StatefulSet", "archon-prometheus")
+    args = prometheus["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert f"--storage.tsdb.retention.time={cfg.monitoring.retention}" in args
+    claim = prometheus["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["resources"]["requests"]["storage"] == cfg.monitoring.storage.size
+    for name in ("archon-prometheus", "archon-alertmanager"):
+        pod = obj(plans[stack], "StatefulSet", name)["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsUser"] == 65534
+    alertmanager_args = obj(plans[stack], "StatefulSet", "archon-alertmanager")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    assert "--cluster.listen-address=" in alertmanager_args  # no gossip port with one replica
+
+
+def test_rbac_is_read_only_and_namespaced_where_it_can_be(plans):
+    (cluster_role,) = plans["staging"].objects("ClusterRole")
+    verbs = {verb for rule in cluster_role["rules"] for verb in rule["verbs"]}
+    assert verbs == {"get", "list", "watch"}
+    (role,) = plans["staging"].objects("Role")
+    assert role["metadata"]["namespace"] == "archon-staging"
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"list", "watch"}
+    ksm = obj(plans["staging"], "Deployment", "archon-kube-state-metrics")
+    assert "--namespaces=archon-staging" in ksm["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_network_policies_admit_scraping_and_nothing_else(plans):
+    policies = {p["metadata"]["name"]: p["spec"] for p in plans["staging"].objects("NetworkPolicy")}
+    ksm = policies["archon-kube-state-metrics"]
+    assert ksm["ingress"] == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        }
+    ]
+    alertmanager = policies["archon-alertmanager"]
+    sources = [
+        p["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in alertmanager["ingress"]
+        for p in rule["from"]
+    ]
+    assert sources == ["prometheus", "archon-grafana"]
+
+
+def test_receivers_need_their_secrets():
+    raw = changed(raw_config("production"), "archon:monitoring.receivers", {"slackChannel": "#ops", "pagerduty": True})
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("production", raw)
+    assert [i.path for i in caught.value.issues] == ["slackWebhookUrl", "pagerdutyRoutingKey"]
+
+
+def test_monitoring_can_be_switched_off(tmp_path):
+    result = plan_with(tmp_path, "staging", lambda config: config["archon:monitoring"].update(enabled=False))
+    assert result.exit_code == 0, result.stderr
+    assert [s for s in result.objects("StatefulSet") if "prometheus" in s["metadata"]["name"]] == []
