@@ -9,68 +9,52 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import workload as w
+from components.grafana import Grafana
 from components.labels import recommended_labels, selector_labels
+from components.log_pipeline import LogPipeline
+from components.monitoring_base import (
+    API_PORTS,
+    NOBODY,
+    NamespacedComponent,
+    from_pods,
+    to_cidrs,
+    to_namespace_pods,
+    token_exemption,
+)
 from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
+from stackconfig.model import ALERTMANAGER_STORAGE
 from stackconfig.model import Monitoring as MonitoringSettings
-from stackconfig.model import Resources
 
 PROMETHEUS_IMAGE, PROMETHEUS_VERSION = "prom/prometheus:v3.14.0", "v3.14.0"
 ALERTMANAGER_IMAGE, ALERTMANAGER_VERSION = "prom/alertmanager:v0.34.0", "v0.34.0"
 KSM_IMAGE, KSM_VERSION = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1", "v2.19.1"
-NOBODY = w.RunAs(65534, 65534)
-KSM_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memory": "64Mi"},
-                                          "limits": {"cpu": "200m", "memory": "256Mi"}})
 KSM_KINDS = ("pods", "deployments", "statefulsets", "replicasets", "persistentvolumeclaims",
              "horizontalpodautoscalers", "jobs", "cronjobs")
-API_PORTS = (443, 6443)  # the Kubernetes API, for service discovery and the kubelet proxy
 
 
-def token_exemption(what: str) -> dict[str, str]:
-    """Annotations that exempt a workload which reads the Kubernetes API from the no-token rules (ours, checkov's)."""
-    reason = f"{what} reads the Kubernetes API with a read-only, least-privilege role and needs its token for that"
-    return {"policy.archon.io/exempt": "no-service-account-token-automount",
-            "policy.archon.io/justification": reason,
-            "checkov.io/skip1": f"CKV_K8S_38={reason}"}
-
-
-class Monitoring(pulumi.ComponentResource):
-    """Prometheus (StatefulSet, least-privilege RBAC, rule files), kube-state-metrics and Alertmanager."""
+class Monitoring(NamespacedComponent):
+    """Prometheus (StatefulSet, least-privilege RBAC, rule files), kube-state-metrics, Alertmanager, Grafana, logs."""
 
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
                  traefik_namespace: str | None, cert_manager_namespace: str | None,
                  secrets: Mapping[str, pulumi.Input[str] | None], network_external: list[str],
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Monitoring", name, None, opts)
-        self.child = pulumi.ResourceOptions(parent=self)
-        self.namespace, self.instance = namespace, instance
+        super().__init__("archon:components:Monitoring", name, namespace=namespace, instance=instance, opts=opts)
         self.network_external = network_external
         alertmanager_host = f"archon-alertmanager.{namespace}.svc:9093"
-        self._kube_state_metrics()
+        self._kube_state_metrics(settings)
         self._prometheus(settings, protect, prometheus_config(namespace, alertmanager_host, traefik_namespace,
                                                               cert_manager_namespace))
         self._alertmanager(settings, protect, secrets)
-        self.register_outputs({"prometheus": f"http://archon-prometheus.{namespace}.svc:9090",
-                               "alertmanager": f"http://{alertmanager_host}"})
+        prometheus_url = f"http://archon-prometheus.{namespace}.svc:9090"
+        logs = LogPipeline("logs", settings=settings, namespace=namespace, instance=instance, protect=protect,
+                           opts=self.child)
+        self.grafana = Grafana("grafana", settings=settings.grafana, namespace=namespace, instance=instance,
+                               prometheus_url=prometheus_url, loki_url=logs.loki_url, opts=self.child)
+        self.register_outputs({"prometheus": prometheus_url, "alertmanager": f"http://{alertmanager_host}",
+                               "loki": logs.loki_url, "grafana": self.grafana.url})
 
-    def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels,
-                                          annotations=annotations)
-
-    def _service(self, resource: str, object_name: str, labels: dict, port: int) -> k8s.core.v1.Service:
-        return k8s.core.v1.Service(resource, metadata=self._meta(object_name, labels), spec=k8s.core.v1.ServiceSpecArgs(
-            type="ClusterIP", selector=selector_labels(labels), ports=[k8s.core.v1.ServicePortArgs(
-                name="http", port=port, target_port="http", protocol="TCP")]),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
-
-    def _policy(self, resource: str, object_name: str, labels: dict, ingress: list, egress: list) -> None:
-        k8s.networking.v1.NetworkPolicy(resource, metadata=self._meta(object_name, labels),
-                                        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                                match_labels=selector_labels(labels)),
-                                            policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),
-                                        opts=self.child)
-
-    def _kube_state_metrics(self) -> None:
+    def _kube_state_metrics(self, settings: MonitoringSettings) -> None:
         labels = recommended_labels("kube-state-metrics", "monitoring", self.instance, KSM_VERSION)
         account = k8s.core.v1.ServiceAccount("kube-state-metrics-account",
                                              metadata=self._meta("archon-kube-state-metrics", labels), opts=self.child)
@@ -84,7 +68,7 @@ class Monitoring(pulumi.ComponentResource):
                                 subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
                                                                   namespace=self.namespace)], opts=self.child)
         container = w.Container(
-            name="kube-state-metrics", image=KSM_IMAGE, resources=KSM_RESOURCES,
+            name="kube-state-metrics", image=KSM_IMAGE, resources=settings.kube_state_metrics_resources,
             ports={"http": 8080, "telemetry": 8081},
             args=[f"--namespaces={self.namespace}", f"--resources={','.join(KSM_KINDS)}"],
             probes=w.Probes(readiness=w.Probe(http_path="/readyz", port="telemetry"),
@@ -102,7 +86,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=self.child)
         self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, 8080)
         self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels,
-                     ingress=[_from_pods("prometheus", 8080)], egress=[_to_cidrs(["0.0.0.0/0"], API_PORTS)])
+                     ingress=[from_pods("prometheus", 8080)], egress=[to_cidrs(["0.0.0.0/0"], API_PORTS)])
 
     def _prometheus(self, settings: MonitoringSettings, protect: bool, config: dict) -> None:
         labels = recommended_labels("prometheus", "monitoring", self.instance, PROMETHEUS_VERSION)
@@ -151,11 +135,11 @@ class Monitoring(pulumi.ComponentResource):
                           account=account, annotations=token_exemption("Prometheus service discovery"))
         self._service("prometheus-service", "archon-prometheus", labels, 9090)
         self._policy("prometheus-traffic", "archon-prometheus", labels,
-                     ingress=[_from_pods("archon-grafana", 9090)],
+                     ingress=[from_pods("grafana", 9090)],
                      egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[
                          k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())]),
-                         _to_namespace_pods("traefik", 9100), _to_namespace_pods("cert-manager", 9402),
-                         _to_cidrs(["0.0.0.0/0"], API_PORTS)])
+                         to_namespace_pods("traefik", 9100), to_namespace_pods("cert-manager", 9402),
+                         to_cidrs(["0.0.0.0/0"], API_PORTS)])
 
     def _alertmanager(self, settings: MonitoringSettings, protect: bool,
                       secrets: Mapping[str, pulumi.Input[str] | None]) -> None:
@@ -189,53 +173,10 @@ class Monitoring(pulumi.ComponentResource):
             mounts=[w.Mount("data", "/alertmanager", read_only=False), w.Mount("config", "/etc/alertmanager")])
         volumes = [k8s.core.v1.VolumeArgs(name="config", secret=k8s.core.v1.SecretVolumeSourceArgs(
             secret_name=config.metadata.name, default_mode=0o440))]
-        storage = settings.storage.model_copy(update={"size": "1Gi"})
+        storage = settings.storage.model_copy(update={"size": ALERTMANAGER_STORAGE})
         self._statefulset("alertmanager", "archon-alertmanager", labels, container, volumes, storage, protect)
         self._service("alertmanager-service", "archon-alertmanager", labels, 9093)
         external = [587, 465, 25, 443]
         self._policy("alertmanager-traffic", "archon-alertmanager", labels,
-                     ingress=[_from_pods("prometheus", 9093), _from_pods("archon-grafana", 9093)],
-                     egress=[_to_cidrs(self.network_external, external)])
-
-    def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, volumes: list,
-                     storage, protect: bool, account: k8s.core.v1.ServiceAccount | None = None,
-                     annotations: dict | None = None) -> None:
-        k8s.apps.v1.StatefulSet(
-            resource, metadata=self._meta(object_name, labels, annotations),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=1, service_name=object_name, pod_management_policy="OrderedReady",
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                persistent_volume_claim_retention_policy=k8s.apps.v1.
-                StatefulSetPersistentVolumeClaimRetentionPolicyArgs(when_deleted="Retain", when_scaled="Retain"),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
-                template=w.pod_template(labels=labels, containers=[container], run_as=NOBODY, volumes=volumes,
-                                        claim_volumes=["data"],
-                                        service_account_name=account.metadata.name if account else None,
-                                        automount_service_account_token=account is not None),
-                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data"),
-                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                        access_modes=["ReadWriteOnce"], storage_class_name=storage.storage_class,
-                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage.size})))]),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect,
-                                        delete_before_replace=True))
-
-
-def _from_pods(name: str, port: int) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
-    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"app.kubernetes.io/name": name}))],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-
-
-def _to_namespace_pods(namespace: str, port: int) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": namespace}))],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-
-
-def _to_cidrs(cidrs: list[str], ports) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports])
+                     ingress=[from_pods("prometheus", 9093)],
+                     egress=[to_cidrs(self.network_external, external)])

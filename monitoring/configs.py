@@ -104,3 +104,17 @@ def alertmanager_config(slack_webhook: str | None, slack_channel: str | None, pa
                            "equal": ["service"]}],
         "receivers": receivers,
     }
+
+
+# Which metric names each scrape job provides (beyond `up`), so dashboards and rules can be checked against the
+# jobs that are actually configured. Jobs that keep only some metrics (kubelet, cadvisor) are read from their
+# metric_relabel_configs instead.
+JOB_METRICS = {
+    "prometheus": r"prometheus_.+",
+    "kube-state-metrics": r"kube_.+",
+    "traefik": r"traefik_.+",
+    "cert-manager": r"certmanager_.+",
+    # Pods and services annotated prometheus.io/scrape: the database exporters and the monitoring tools.
+    "kubernetes-pods": r"(pg|redis|loki|alloy|grafana)_.+",
+    "kubernetes-services": r"(pg|redis|loki|alloy|grafana)_.+",
+}

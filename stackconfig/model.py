@@ -131,6 +131,32 @@ class Receivers(_Section):
 _SMALL = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
 
 
+class Grafana(_Section):
+    """Grafana: dashboards and datasources are provisioned, so its own database is disposable."""
+
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "100m", "memory": "256Mi"},
+                                                     "limits": {"cpu": "500m", "memory": "512Mi"}})
+
+
+class Loki(_Section):
+    """Loki single-binary on a filesystem volume; the compactor deletes logs older than retention."""
+
+    retention: Duration = "7d"
+    storage_size: Memory = "10Gi"  # on monitoring.storage.storageClass
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "250m", "memory": "512Mi"},
+                                                     "limits": {"cpu": "1", "memory": "1Gi"}})
+
+
+class LogShipper(_Section):
+    """Grafana Alloy tailing the namespace's pod logs through the Kubernetes API (no node access)."""
+
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "100m", "memory": "128Mi"},
+                                                     "limits": {"cpu": "500m", "memory": "512Mi"}})
+
+
+ALERTMANAGER_STORAGE = "1Gi"  # silences and the notification log
+
+
 class Monitoring(_Section):
     """Prometheus, Alertmanager, Grafana and Loki settings."""
 
@@ -142,7 +168,13 @@ class Monitoring(_Section):
     resources: Resources = Resources.model_validate({"requests": {"cpu": "250m", "memory": "512Mi"},
                                                      "limits": {"cpu": "1", "memory": "1Gi"}})
     alertmanager_resources: Resources = Resources.model_validate(_SMALL)
+    kube_state_metrics_resources: Resources = Resources.model_validate({"requests": {"cpu": "10m", "memory": "64Mi"},
+                                                                        "limits": {"cpu": "200m",
+                                                                                   "memory": "256Mi"}})
     receivers: Receivers = Receivers()
+    grafana: Grafana = Grafana()
+    loki: Loki = Loki()
+    log_shipper: LogShipper = LogShipper()
 
 
 class Network(_Section):

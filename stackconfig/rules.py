@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from policies.archon_policies import quantities
 from stackconfig.errors import ConfigIssue
-from stackconfig.model import CpuMemory, Resources, StackConfig
+from stackconfig.model import ALERTMANAGER_STORAGE, CpuMemory, Resources, StackConfig
+from stackconfig.types import duration_seconds
 
 # Services that keep state in process memory (crawl progress, MCP sessions; notes/archon.md 3.3):
 # they cannot autoscale, and the production two-replica rule for stateless services skips them.
@@ -35,6 +36,7 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
     issues += _images(cfg)
     issues += _limit_range(cfg)
     issues += _quota(cfg)
+    issues += _loki_retention(cfg)
     if cfg.environment == "production":
         issues += _production(cfg)
     return issues
@@ -160,6 +162,15 @@ def _limit_range(cfg: StackConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _loki_retention(cfg: StackConfig) -> list[ConfigIssue]:
+    """Loki's compactor deletes whole 24h index tables, so retention is counted in days."""
+    retention = cfg.monitoring.loki.retention
+    if duration_seconds(retention) < 86400 or duration_seconds(retention) % 86400:
+        return [ConfigIssue("monitoring.loki.retention", retention,
+                            "must be a whole number of days (Loki applies retention per 24h index table), such as 7d")]
+    return []
+
+
 def _quota(cfg: StackConfig) -> list[ConfigIssue]:
     """The quota must admit every configured workload at its largest scale."""
     need = {("requests", "cpu"): Decimal(0), ("requests", "memory"): Decimal(0),
@@ -171,6 +182,13 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
     for _, db in cfg.databases.engines().items():
         _add(need, db.resources, db.replicas)
         storage += quantities.memory(db.storage.size) * db.replicas
+    mon = cfg.monitoring
+    if mon.enabled:
+        for res in (mon.resources, mon.alertmanager_resources, mon.kube_state_metrics_resources,
+                    mon.grafana.resources, mon.loki.resources, mon.log_shipper.resources):
+            _add(need, res, 1)
+        storage += sum(quantities.memory(size) for size in (mon.storage.size, ALERTMANAGER_STORAGE,
+                                                            mon.loki.storage_size))
     issues = []
     for (section, kind), total in need.items():
         allowed = getattr(getattr(cfg.quota, section), kind)
@@ -178,10 +196,11 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
         if parse(allowed) < total:
             issues.append(ConfigIssue(f"quota.{section}.{kind}", allowed,
                                       f"below the {_fmt(total, kind)} of {kind} {section} that the configured "
-                                      "services (at maxReplicas) and databases need"))
+                                      "services (at maxReplicas), databases and monitoring need"))
     if quantities.memory(cfg.quota.requests.storage) < storage:
         issues.append(ConfigIssue("quota.requests.storage", cfg.quota.requests.storage,
-                                  f"below the {_fmt(storage, 'memory')} the database and backup volumes request"))
+                                  f"below the {_fmt(storage, 'memory')} the database, backup and monitoring "
+                                  "volumes request"))
     return issues
 
 

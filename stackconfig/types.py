@@ -65,6 +65,15 @@ def duration(text: str) -> str:
     return text
 
 
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def duration_seconds(text: str) -> float:
+    """The length of a checked Prometheus-style duration, in seconds."""
+    return sum(int(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
 def image_tag(text: str) -> str:
     """Check an image tag and refuse the moving `latest` tag."""
     if not _IMAGE_TAG.match(text):

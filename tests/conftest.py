@@ -18,7 +18,7 @@ from offline.project import read_stack
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("staging", "production")
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py", "components",
-                 "docker", "policies", "scripts", "stackconfig")
+                 "docker", "monitoring", "policies", "scripts", "stackconfig")
 
 
 @dataclass

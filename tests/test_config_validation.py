@@ -67,10 +67,11 @@ BAD_CONFIGS = [
      "archon:services.server.autoscaling.enabled = true: archon-server keeps sessions and progress in process "
      "memory, so it cannot autoscale; set enabled: false and size replicas by hand"),
     ("staging", "archon:quota.limits.memory", "8Gi",
-     "archon:quota.limits.memory = '8Gi': below the 8320Mi of memory limits that the configured services "
-     "(at maxReplicas) and databases need"),
+     "archon:quota.limits.memory = '8Gi': below the 11776Mi of memory limits that the configured services "
+     "(at maxReplicas), databases and monitoring need"),
     ("staging", "archon:quota.requests.storage", "20Gi",
-     "archon:quota.requests.storage = '20Gi': below the 52Gi the database and backup volumes request"),
+     "archon:quota.requests.storage = '20Gi': below the 83Gi the database, backup and monitoring volumes "
+     "request"),
     ("staging", "archon:databases.provider", "postgres",
      "archon:databases.provider = 'postgres': must be one of 'bundled' or 'supabase'"),
     ("staging", "archon:databases.backup.retentionDays", 0,

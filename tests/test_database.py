@@ -13,6 +13,7 @@ from stackconfig import load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
 
 CASES = [(stack, key) for stack in STACKS for key in ENGINES]
+DATABASE_PASSWORDS = {f"archon-{key}-{generated}" for key, engine in ENGINES.items() for generated in engine.generated}
 
 
 def named(plan_, kind: str, name: str) -> dict:
@@ -132,7 +133,7 @@ def test_production_protects_data_and_staging_does_not(plans):
             if r["type"] == "kubernetes:apps/v1:StatefulSet":
                 assert (r["options"]["protect"], r["options"]["retainOnDelete"]) == (expected, expected), r["name"]
                 assert r["options"]["deleteBeforeReplace"] is True
-            if r["name"].endswith("-credentials") or r["type"].startswith("random:"):
+            if r["name"].endswith("-credentials") or r["name"] in DATABASE_PASSWORDS:
                 assert r["options"]["protect"] is expected, r["name"]
 
 
@@ -141,7 +142,7 @@ def test_no_generated_secret_appears_outside_a_secret(plans):
         p = plans[stack]
         passwords = [computed_outputs(r["type"], r["name"], r["inputs"])["result"] for r in p.resources
                      if r["type"] == "random:index/randomPassword:RandomPassword"]
-        assert len(passwords) == 4
+        assert len(passwords) == len(DATABASE_PASSWORDS) + 1  # and Grafana's admin password
         secrets_text = yaml.safe_dump([o for o in p.manifests if o["kind"] == "Secret"])
         assert all(pw in secrets_text for pw in passwords)  # the scan below can find them
         elsewhere = [yaml.safe_dump(o) for o in p.manifests if o["kind"] != "Secret"]
@@ -194,7 +195,8 @@ def test_outputs_name_the_connection_and_keep_the_dsn_secret(plans):
 def test_rotation_counter_is_a_keeper_and_restarts_the_pods(tmp_path):
     result = plan_with(tmp_path, "staging", lambda config: config["archon:databases"].update(credentialsRotation=3))
     assert result.exit_code == 0, result.stderr
-    passwords = [r for r in result.resources if r["type"] == "random:index/randomPassword:RandomPassword"]
+    passwords = [r for r in result.resources if r["name"] in DATABASE_PASSWORDS]
+    assert len(passwords) == len(DATABASE_PASSWORDS)
     assert {json.dumps(r["inputs"]["keepers"]) for r in passwords} == {'{"rotation": "3"}'}
     assert all(r["inputs"]["special"] is False and r["inputs"]["length"] == 32 for r in passwords)
     sts = named(result, "StatefulSet", "archon-redis")

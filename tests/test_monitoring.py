@@ -163,29 +163,46 @@ def test_rbac_is_read_only_and_namespaced_where_it_can_be(plans):
     (cluster_role,) = plans["staging"].objects("ClusterRole")
     verbs = {verb for rule in cluster_role["rules"] for verb in rule["verbs"]}
     assert verbs == {"get", "list", "watch"}
-    (role,) = plans["staging"].objects("Role")
-    assert role["metadata"]["namespace"] == "archon-staging"
-    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"list", "watch"}
+    roles = {r["metadata"]["name"]: r for r in plans["staging"].objects("Role")}
+    assert set(roles) == {"archon-kube-state-metrics", "archon-alloy"}
+    assert all(r["metadata"]["namespace"] == "archon-staging" for r in roles.values())
+    granted = {name: {(res, verb) for rule in r["rules"] for res in rule["resources"] for verb in rule["verbs"]}
+               for name, r in roles.items()}
+    assert {verb for _, verb in granted["archon-kube-state-metrics"]} == {"list", "watch"}
+    assert granted["archon-alloy"] == {("pods", "get"), ("pods", "list"), ("pods", "watch"), ("pods/log", "get")}
+    everything = [res for r in [cluster_role, *roles.values()] for rule in r["rules"] for res in rule["resources"]]
+    assert "secrets" not in everything and "*" not in everything
     ksm = obj(plans["staging"], "Deployment", "archon-kube-state-metrics")
     assert "--namespaces=archon-staging" in ksm["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
-def test_network_policies_admit_scraping_and_nothing_else(plans):
+def admitted(rules: list[dict]) -> set[tuple[str, int]]:
+    """(app name, port) pairs a list of NetworkPolicy rules admits, by pod selector in the same namespace."""
+    return {(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"], port["port"])
+            for rule in rules for peer in rule.get("from", rule.get("to", [])) if "podSelector" in peer
+            and peer["podSelector"].get("matchLabels") for port in rule["ports"]}
+
+
+def test_network_policies_admit_scraping_and_log_reads_and_nothing_else(plans):
     policies = {p["metadata"]["name"]: p["spec"] for p in plans["staging"].objects("NetworkPolicy")}
-    ksm = policies["archon-kube-state-metrics"]
-    assert ksm["ingress"] == [
-        {
-            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
-            "ports": [{"port": 8080, "protocol": "TCP"}],
-        }
-    ]
-    alertmanager = policies["archon-alertmanager"]
-    sources = [
-        p["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-        for rule in alertmanager["ingress"]
-        for p in rule["from"]
-    ]
-    assert sources == ["prometheus", "archon-grafana"]
+    assert {name: admitted(spec["ingress"]) for name, spec in policies.items() if name in INGRESS} == INGRESS
+    assert all(len(policies[name]["ingress"]) == len(INGRESS[name]) for name in INGRESS)  # no other rules
+    assert policies["archon-loki"]["egress"] == []
+    assert admitted(policies["archon-grafana"]["egress"]) == {("prometheus", 9090), ("loki", 3100)}
+    assert len(policies["archon-grafana"]["egress"]) == 2
+    alloy = policies["archon-alloy"]["egress"]
+    assert admitted(alloy) == {("loki", 3100)}
+    assert [p["port"] for p in alloy[1]["ports"]] == [443, 6443]  # the API server, for log reads
+
+
+INGRESS = {
+    "archon-prometheus": {("grafana", 9090)},
+    "archon-alertmanager": {("prometheus", 9093)},
+    "archon-kube-state-metrics": {("prometheus", 8080)},
+    "archon-grafana": {("prometheus", 3000)},
+    "archon-loki": {("alloy", 3100), ("grafana", 3100), ("prometheus", 3100)},
+    "archon-alloy": {("prometheus", 12345)},
+}
 
 
 def test_receivers_need_their_secrets():

@@ -132,7 +132,7 @@ def test_text_report_lists_tree_outputs_placeholders_and_policy_status(plans):
     assert "└─ archon:components:NamespaceBaseline" in out
     assert "archon:openaiApiKey  declared secret, not set in Pulumi.staging.yaml" in out
     assert "Policies (archon-security 0.1.0, config policies/config/staging.json):" in out
-    assert "0 mandatory violation(s), 0 advisory, 2 exempted" in out
+    assert "0 mandatory violation(s), 0 advisory, 3 exempted" in out
     assert f"+ {len(plans['staging'].resources)} to create" in out
 
 

@@ -1,0 +1,76 @@
+"""Grafana with a generated admin password, provisioned datasources and the Archon dashboard; no state to lose."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import yaml
+
+from components import workload as w
+from components.database import PASSWORD_ARGS
+from components.labels import recommended_labels, selector_labels
+from components.monitoring_base import NamespacedComponent, from_pods, to_pods
+from monitoring.grafana import DASHBOARDS_MOUNT, dashboard_provider, dashboards, datasources
+from monitoring.logs import LOKI_PORT
+from stackconfig.model import Grafana as GrafanaSettings
+
+GRAFANA_IMAGE, GRAFANA_VERSION = "grafana/grafana:13.2.0", "13.2.0"
+GRAFANA_USER = w.RunAs(472, 472, 472)
+PROVISIONING = "/etc/grafana/provisioning"
+SCRAPE = {"prometheus.io/scrape": "true", "prometheus.io/port": "3000"}
+
+
+class Grafana(NamespacedComponent):
+    """One Grafana replica: its SQLite database is an emptyDir, because every dashboard and datasource is code."""
+
+    def __init__(self, name: str, *, settings: GrafanaSettings, namespace: str, instance: str,
+                 prometheus_url: str, loki_url: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:Grafana", name, namespace=namespace, instance=instance, opts=opts)
+        labels = recommended_labels("grafana", "monitoring", instance, GRAFANA_VERSION)
+        # Rotate: `pulumi up --replace` this resource, then restart Grafana; its emptyDir database starts afresh.
+        password = random.RandomPassword("grafana-admin-password", opts=self.child, **PASSWORD_ARGS)
+        self.admin_secret = k8s.core.v1.Secret(
+            "grafana-admin", metadata=self._meta("archon-grafana-admin", labels), type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result}, opts=self.child)
+        provisioning = k8s.core.v1.ConfigMap(
+            "grafana-provisioning", metadata=self._meta("archon-grafana-provisioning", labels),
+            data={"datasources.yaml": yaml.safe_dump(datasources(prometheus_url, loki_url), sort_keys=False),
+                  "dashboards.yaml": yaml.safe_dump(dashboard_provider(), sort_keys=False)}, opts=self.child)
+        boards = k8s.core.v1.ConfigMap("grafana-dashboards", metadata=self._meta("archon-grafana-dashboards", labels),
+                                       data=dashboards(), opts=self.child)
+        secret = self.admin_secret.metadata.name
+        container = w.Container(
+            name="grafana", image=GRAFANA_IMAGE, resources=settings.resources, ports={"http": 3000},
+            env={"GF_PATHS_DATA": "/var/lib/grafana", "GF_PATHS_PROVISIONING": PROVISIONING,
+                 "GF_UNIFIED_STORAGE_INDEX_PATH": "/var/lib/grafana-search", "GF_LOG_MODE": "console",
+                 "GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+                 "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false", "GF_USERS_ALLOW_SIGN_UP": "false",
+                 "GF_AUTH_ANONYMOUS_ENABLED": "false", "GF_PLUGINS_PREINSTALL_DISABLED": "true"},
+            secret_env={"GF_SECURITY_ADMIN_USER": w.SecretRef(secret, "admin-user"),
+                        "GF_SECURITY_ADMIN_PASSWORD": w.SecretRef(secret, "admin-password")},
+            probes=w.Probes(readiness=w.Probe(http_path="/api/health", period_seconds=10),
+                            liveness=w.Probe(tcp=True, initial_delay_seconds=60, failure_threshold=10)),
+            writable_paths=[w.WritablePath("/tmp", "64Mi"), w.WritablePath("/var/lib/grafana", "512Mi"),
+                            w.WritablePath("/var/lib/grafana-search", "256Mi")],
+            mounts=[w.Mount("provisioning", f"{PROVISIONING}/datasources/archon.yaml", sub_path="datasources.yaml"),
+                    w.Mount("provisioning", f"{PROVISIONING}/dashboards/archon.yaml", sub_path="dashboards.yaml"),
+                    w.Mount("dashboards", DASHBOARDS_MOUNT)])
+        volumes = [k8s.core.v1.VolumeArgs(name="provisioning", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                       name=provisioning.metadata.name)),
+                   k8s.core.v1.VolumeArgs(name="dashboards", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                       name=boards.metadata.name))]
+        k8s.apps.v1.Deployment("grafana", metadata=self._meta("archon-grafana", labels),
+                               spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
+            template=w.pod_template(labels=labels, annotations=SCRAPE, containers=[container], run_as=GRAFANA_USER,
+                                    volumes=volumes)),
+            opts=self.child)
+        self._service("grafana-service", "archon-grafana", labels, 3000)
+        self._policy("grafana-traffic", "archon-grafana", labels, ingress=[from_pods("prometheus", 3000)],
+                     egress=[to_pods("prometheus", 9090), to_pods("loki", LOKI_PORT)])
+        self.url = f"http://archon-grafana.{namespace}.svc:3000"
+        self.register_outputs({"url": self.url, "adminSecret": secret})

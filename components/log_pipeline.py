@@ -1,0 +1,88 @@
+"""Logs: Loki single-binary on a volume, and Grafana Alloy shipping the namespace's pod logs via the API."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components import workload as w
+from components.labels import recommended_labels, selector_labels
+from components.monitoring_base import API_PORTS, NamespacedComponent, from_pods, to_cidrs, to_pods, token_exemption
+from monitoring.logs import ALLOY_PORT, ALLOY_STORAGE, LOKI_DATA, LOKI_PORT, alloy_config, loki_config
+from stackconfig.model import Monitoring as MonitoringSettings
+
+LOKI_IMAGE, LOKI_VERSION = "grafana/loki:3.7.6", "3.7.6"
+ALLOY_IMAGE, ALLOY_VERSION = "grafana/alloy:v1.18.1", "v1.18.1"
+LOKI_USER = w.RunAs(10001, 10001, 10001)
+ALLOY_USER = w.RunAs(473, 473, 473)  # the image's `alloy` user; the image itself defaults to root
+
+
+class LogPipeline(NamespacedComponent):
+    """Loki (StatefulSet, retention by the compactor) and one Alloy replica tailing pod logs; no node access."""
+
+    def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:LogPipeline", name, namespace=namespace, instance=instance, opts=opts)
+        self.loki_url = f"http://archon-loki.{namespace}.svc:{LOKI_PORT}"
+        self._loki(settings, protect)
+        self._alloy(settings)
+        self.register_outputs({"loki": self.loki_url})
+
+    def _loki(self, settings: MonitoringSettings, protect: bool) -> None:
+        labels = recommended_labels("loki", "logging", self.instance, LOKI_VERSION)
+        config = k8s.core.v1.ConfigMap("loki-config", metadata=self._meta("archon-loki", labels), data={
+            "config.yaml": yaml.safe_dump(loki_config(settings.loki.retention), sort_keys=False)}, opts=self.child)
+        container = w.Container(
+            name="loki", image=LOKI_IMAGE, resources=settings.loki.resources, ports={"http": LOKI_PORT},
+            args=["-config.file=/etc/loki/config/config.yaml", "-target=all"],
+            probes=w.Probes(readiness=w.Probe(http_path="/ready", initial_delay_seconds=15),
+                            liveness=w.Probe(http_path="/loki/api/v1/status/buildinfo", period_seconds=30,
+                                             failure_threshold=10)),
+            writable_paths=[w.WritablePath("/tmp", "64Mi")],
+            mounts=[w.Mount("data", LOKI_DATA, read_only=False), w.Mount("config", "/etc/loki/config")])
+        volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name=config.metadata.name))]
+        storage = settings.storage.model_copy(update={"size": settings.loki.storage_size})
+        self._statefulset("loki", "archon-loki", labels, container, volumes, storage, protect, run_as=LOKI_USER,
+                          pod_annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(LOKI_PORT)})
+        self._service("loki-service", "archon-loki", labels, LOKI_PORT)
+        self._policy("loki-traffic", "archon-loki", labels,
+                     ingress=[from_pods(app, LOKI_PORT) for app in ("alloy", "grafana", "prometheus")], egress=[])
+
+    def _alloy(self, settings: MonitoringSettings) -> None:
+        labels = recommended_labels("alloy", "logging", self.instance, ALLOY_VERSION)
+        account = k8s.core.v1.ServiceAccount("alloy-account", metadata=self._meta("archon-alloy", labels),
+                                             opts=self.child)
+        role = k8s.rbac.v1.Role("alloy-role", metadata=self._meta("archon-alloy", labels), rules=[
+            k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]),
+            k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods/log"], verbs=["get"])], opts=self.child)
+        k8s.rbac.v1.RoleBinding("alloy-binding", metadata=self._meta("archon-alloy", labels),
+                                role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
+                                                                 name=role.metadata.name),
+                                subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
+                                                                  namespace=self.namespace)], opts=self.child)
+        config = k8s.core.v1.ConfigMap("alloy-config", metadata=self._meta("archon-alloy", labels), data={
+            "config.alloy": alloy_config(self.namespace, f"{self.loki_url}/loki/api/v1/push")}, opts=self.child)
+        container = w.Container(
+            name="alloy", image=ALLOY_IMAGE, resources=settings.log_shipper.resources, ports={"http": ALLOY_PORT},
+            args=["run", "/etc/alloy/config.alloy", f"--storage.path={ALLOY_STORAGE}",
+                  f"--server.http.listen-addr=0.0.0.0:{ALLOY_PORT}", "--disable-reporting"],
+            probes=w.Probes(readiness=w.Probe(http_path="/-/ready", initial_delay_seconds=10),
+                            liveness=w.Probe(tcp=True, period_seconds=30, failure_threshold=5)),
+            writable_paths=[w.WritablePath("/tmp", "256Mi")], mounts=[w.Mount("config", "/etc/alloy")])
+        volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name=config.metadata.name))]
+        # One replica: without Alloy clustering, a second one would ship every line twice.
+        k8s.apps.v1.Deployment("alloy", metadata=self._meta("archon-alloy", labels, token_exemption("Grafana Alloy")),
+                               spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+            template=w.pod_template(labels=labels, annotations={"prometheus.io/scrape": "true",
+                                                                "prometheus.io/port": str(ALLOY_PORT)},
+                                    containers=[container], run_as=ALLOY_USER, volumes=volumes,
+                                    service_account_name=account.metadata.name,
+                                    automount_service_account_token=True)),
+            opts=self.child)
+        self._policy("alloy-traffic", "archon-alloy", labels, ingress=[from_pods("prometheus", ALLOY_PORT)],
+                     egress=[to_pods("loki", LOKI_PORT), to_cidrs(["0.0.0.0/0"], API_PORTS)])
