@@ -25,12 +25,19 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/plan_benchmark.py
 
-## checkov: independent cross-check of both stacks' manifests (skip list and reasons in .checkov.yaml)
+## checkov: independent cross-check of both stacks' manifests, in both monitoring modes (skips: .checkov.yaml)
 checkov: $(CHECKOV_VENV)/.installed $(VENV)/.installed
 	for stack in staging production; do \
 	  $(PY) -m offline plan --stack $$stack --out build/checkov-$$stack > /dev/null || exit 1; \
 	  echo "checkov: $$stack"; \
 	  $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d build/checkov-$$stack/manifests || exit 1; \
+	  rm -rf build/variant-$$stack-operator; \
+	  $(PY) -m offline.variant --stack $$stack --set archon:monitoring.mode=operator \
+	    --into build/variant-$$stack-operator || exit 1; \
+	  $(PY) -m offline plan --stack $$stack --project-dir build/variant-$$stack-operator \
+	    --out build/checkov-$$stack-operator > /dev/null || exit 1; \
+	  echo "checkov: $$stack, monitoring.mode operator"; \
+	  $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d build/checkov-$$stack-operator/manifests || exit 1; \
 	done
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt

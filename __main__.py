@@ -75,6 +75,8 @@ if cfg.monitoring.enabled:
         protect=cfg.protect_stateful_resources,
         traefik_namespace=cfg.ingress.controller_namespace if cfg.ingress.install_controller else None,
         cert_manager_namespace="cert-manager" if cfg.ingress.install_cert_manager else None,
+        database_apps=[ENGINES[key].name for key in databases if ENGINES[key].exporter],
+        grafana_ingress_namespace=cfg.ingress.controller_namespace if cfg.ingress.grafana else None,
         secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
                                                           "alertSmtpPassword")},
         network_external=cfg.network.external_cidrs, opts=pulumi.ResourceOptions(depends_on=[baseline]))

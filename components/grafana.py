@@ -25,7 +25,8 @@ class Grafana(NamespacedComponent):
     """One Grafana replica: its SQLite database is an emptyDir, because every dashboard and datasource is code."""
 
     def __init__(self, name: str, *, settings: GrafanaSettings, namespace: str, instance: str,
-                 prometheus_url: str, loki_url: str, opts: pulumi.ResourceOptions | None = None) -> None:
+                 prometheus_url: str, loki_url: str, scraper_namespace: str | None, ingress_namespace: str | None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Grafana", name, namespace=namespace, instance=instance, opts=opts)
         labels = recommended_labels("grafana", "monitoring", instance, GRAFANA_VERSION)
         # Rotate: `pulumi up --replace` this resource, then restart Grafana; its emptyDir database starts afresh.
@@ -70,7 +71,14 @@ class Grafana(NamespacedComponent):
                                     volumes=volumes)),
             opts=self.child)
         self._service("grafana-service", "archon-grafana", labels, 3000)
-        self._policy("grafana-traffic", "archon-grafana", labels, ingress=[from_pods("prometheus", 3000)],
-                     egress=[to_pods("prometheus", 9090), to_pods("loki", LOKI_PORT)])
+        # scraper_namespace: where Prometheus runs (None: here); ingress_namespace: the controller, if exposed.
+        ingress = [from_pods("prometheus", 3000, scraper_namespace)]
+        if ingress_namespace:
+            ingress.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": ingress_namespace}))],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=3000, protocol="TCP")]))
+        self._policy("grafana-traffic", "archon-grafana", labels, ingress=ingress,
+                     egress=[to_pods("prometheus", 9090, scraper_namespace), to_pods("loki", LOKI_PORT)])
         self.url = f"http://archon-grafana.{namespace}.svc:3000"
         self.register_outputs({"url": self.url, "adminSecret": secret})

@@ -22,9 +22,10 @@ class LogPipeline(NamespacedComponent):
     """Loki (StatefulSet, retention by the compactor) and one Alloy replica tailing pod logs; no node access."""
 
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 scraper_namespace: str | None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:LogPipeline", name, namespace=namespace, instance=instance, opts=opts)
         self.loki_url = f"http://archon-loki.{namespace}.svc:{LOKI_PORT}"
+        self.scraper_namespace = scraper_namespace  # where Prometheus runs; None: here
         self._loki(settings, protect)
         self._alloy(settings)
         self.register_outputs({"loki": self.loki_url})
@@ -48,7 +49,8 @@ class LogPipeline(NamespacedComponent):
                           pod_annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(LOKI_PORT)})
         self._service("loki-service", "archon-loki", labels, LOKI_PORT)
         self._policy("loki-traffic", "archon-loki", labels,
-                     ingress=[from_pods(app, LOKI_PORT) for app in ("alloy", "grafana", "prometheus")], egress=[])
+                     ingress=[from_pods("alloy", LOKI_PORT), from_pods("grafana", LOKI_PORT),
+                              from_pods("prometheus", LOKI_PORT, self.scraper_namespace)], egress=[])
 
     def _alloy(self, settings: MonitoringSettings) -> None:
         labels = recommended_labels("alloy", "logging", self.instance, ALLOY_VERSION)
@@ -84,5 +86,6 @@ class LogPipeline(NamespacedComponent):
                                     service_account_name=account.metadata.name,
                                     automount_service_account_token=True)),
             opts=self.child)
-        self._policy("alloy-traffic", "archon-alloy", labels, ingress=[from_pods("prometheus", ALLOY_PORT)],
+        self._policy("alloy-traffic", "archon-alloy", labels,
+                     ingress=[from_pods("prometheus", ALLOY_PORT, self.scraper_namespace)],
                      egress=[to_pods("loki", LOKI_PORT), to_cidrs(["0.0.0.0/0"], API_PORTS)])

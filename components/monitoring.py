@@ -22,12 +22,15 @@ from components.monitoring_base import (
     token_exemption,
 )
 from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
+from monitoring.targets import ScrapeTarget, monitor_spec, operator_targets
 from stackconfig.model import ALERTMANAGER_STORAGE
 from stackconfig.model import Monitoring as MonitoringSettings
+from stackconfig.model import Operator as OperatorSettings
 
 PROMETHEUS_IMAGE, PROMETHEUS_VERSION = "prom/prometheus:v3.14.0", "v3.14.0"
 ALERTMANAGER_IMAGE, ALERTMANAGER_VERSION = "prom/alertmanager:v0.34.0", "v0.34.0"
 KSM_IMAGE, KSM_VERSION = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1", "v2.19.1"
+RULES_VERSION = "1"  # the version label of the rule objects; bump when the rule files change meaning
 KSM_KINDS = ("pods", "deployments", "statefulsets", "replicasets", "persistentvolumeclaims",
              "horizontalpodautoscalers", "jobs", "cronjobs")
 
@@ -36,23 +39,48 @@ class Monitoring(NamespacedComponent):
     """Prometheus (StatefulSet, least-privilege RBAC, rule files), kube-state-metrics, Alertmanager, Grafana, logs."""
 
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
-                 traefik_namespace: str | None, cert_manager_namespace: str | None,
-                 secrets: Mapping[str, pulumi.Input[str] | None], network_external: list[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 traefik_namespace: str | None, cert_manager_namespace: str | None, database_apps: list[str],
+                 grafana_ingress_namespace: str | None, secrets: Mapping[str, pulumi.Input[str] | None],
+                 network_external: list[str], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Monitoring", name, namespace=namespace, instance=instance, opts=opts)
         self.network_external = network_external
-        alertmanager_host = f"archon-alertmanager.{namespace}.svc:9093"
-        self._kube_state_metrics(settings)
-        self._prometheus(settings, protect, prometheus_config(namespace, alertmanager_host, traefik_namespace,
-                                                              cert_manager_namespace))
-        self._alertmanager(settings, protect, secrets)
-        prometheus_url = f"http://archon-prometheus.{namespace}.svc:9090"
+        outputs = {}
+        if settings.mode == "bundled":
+            alertmanager_host = f"archon-alertmanager.{namespace}.svc:9093"
+            self._kube_state_metrics(settings)
+            self._prometheus(settings, protect, prometheus_config(namespace, alertmanager_host, traefik_namespace,
+                                                                  cert_manager_namespace))
+            self._alertmanager(settings, protect, secrets)
+            outputs["alertmanager"] = f"http://{alertmanager_host}"
+            scraper_namespace = None
+        else:
+            self._operator_objects(settings.operator, operator_targets(database_apps, traefik_namespace,
+                                                                       cert_manager_namespace))
+            scraper_namespace = settings.operator.namespace
+        prometheus_url = settings.prometheus_url(namespace)
         logs = LogPipeline("logs", settings=settings, namespace=namespace, instance=instance, protect=protect,
-                           opts=self.child)
+                           scraper_namespace=scraper_namespace, opts=self.child)
         self.grafana = Grafana("grafana", settings=settings.grafana, namespace=namespace, instance=instance,
-                               prometheus_url=prometheus_url, loki_url=logs.loki_url, opts=self.child)
-        self.register_outputs({"prometheus": prometheus_url, "alertmanager": f"http://{alertmanager_host}",
-                               "loki": logs.loki_url, "grafana": self.grafana.url})
+                               prometheus_url=prometheus_url, loki_url=logs.loki_url,
+                               scraper_namespace=scraper_namespace, ingress_namespace=grafana_ingress_namespace,
+                               opts=self.child)
+        self.register_outputs({"prometheus": prometheus_url, "loki": logs.loki_url, "grafana": self.grafana.url,
+                               **outputs})
+
+    def _operator_objects(self, operator: OperatorSettings, targets: list[ScrapeTarget]) -> None:
+        """ServiceMonitors, PodMonitors and PrometheusRules for an existing Prometheus Operator."""
+        labels = {**recommended_labels("archon-monitoring", "monitoring", self.instance, RULES_VERSION),
+                  **operator.labels}
+        for target in targets:
+            kind, spec = monitor_spec(target, self.namespace)
+            k8s.apiextensions.CustomResource(
+                f"{target.job}-{kind.lower()}", api_version="monitoring.coreos.com/v1", kind=kind,
+                metadata=self._meta(f"archon-{target.job.removeprefix('archon-')}", labels), spec=spec,
+                opts=self.child)
+        for path in sorted(RULES_DIR.glob("*.yaml")):
+            k8s.apiextensions.CustomResource(
+                f"{path.stem}-rule", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata=self._meta(path.stem, labels), spec=yaml.safe_load(path.read_text()), opts=self.child)
 
     def _kube_state_metrics(self, settings: MonitoringSettings) -> None:
         labels = recommended_labels("kube-state-metrics", "monitoring", self.instance, KSM_VERSION)

@@ -72,22 +72,28 @@ class NamespacedComponent(pulumi.ComponentResource):
                                         delete_before_replace=True))
 
 
-def from_pods(name: str, port: int) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+def _app_peer(name: str | None, namespace: str | None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Pods of one app (any pods when name is None), in the policy's own namespace or in the one named."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": name} if name else None),
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
+        if namespace else None)
+
+
+def from_pods(name: str, port: int, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+    """Ingress from the pods of one app (by app.kubernetes.io/name), here or in another namespace."""
     return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"app.kubernetes.io/name": name}))],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
+        from_=[_app_peer(name, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
 
 
-def to_pods(name: str, port: int) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    """Egress to the pods of one app (by app.kubernetes.io/name) in the policy's own namespace."""
+def to_pods(name: str, port: int, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """Egress to the pods of one app (by app.kubernetes.io/name), here or in another namespace."""
     return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"app.kubernetes.io/name": name}))],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
+        to=[_app_peer(name, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
 
 
 def to_namespace_pods(namespace: str, port: int) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """Egress to every pod of another namespace on one port."""
     return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
         to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
             match_labels={"kubernetes.io/metadata.name": namespace}))],
@@ -95,6 +101,7 @@ def to_namespace_pods(namespace: str, port: int) -> k8s.networking.v1.NetworkPol
 
 
 def to_cidrs(cidrs: list[str], ports) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """Egress to address ranges on the given ports."""
     return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
         to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs],
         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports])

@@ -154,6 +154,14 @@ class LogShipper(_Section):
                                                      "limits": {"cpu": "500m", "memory": "512Mi"}})
 
 
+class Operator(_Section):
+    """An existing Prometheus Operator (mode: operator) that scrapes and alerts for the stack."""
+
+    namespace: DnsLabel = "monitoring"  # where its Prometheus pods run (admitted by our NetworkPolicies)
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    labels: dict[str, str] = {}  # added to every monitor and rule, to match the operator's selectors
+
+
 ALERTMANAGER_STORAGE = "1Gi"  # silences and the notification log
 
 
@@ -175,6 +183,13 @@ class Monitoring(_Section):
     grafana: Grafana = Grafana()
     loki: Loki = Loki()
     log_shipper: LogShipper = LogShipper()
+    operator: Operator = Operator()
+
+    def prometheus_url(self, namespace: str) -> str:
+        """Where Grafana queries Prometheus: ours, or the operator's `prometheus-operated` Service."""
+        if self.mode == "bundled":
+            return f"http://archon-prometheus.{namespace}.svc:9090"
+        return self.operator.prometheus_url or f"http://prometheus-operated.{self.operator.namespace}.svc:9090"
 
 
 class Network(_Section):

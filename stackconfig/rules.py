@@ -36,7 +36,7 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
     issues += _images(cfg)
     issues += _limit_range(cfg)
     issues += _quota(cfg)
-    issues += _loki_retention(cfg)
+    issues += _monitoring(cfg)
     if cfg.environment == "production":
         issues += _production(cfg)
     return issues
@@ -98,7 +98,7 @@ def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[Config
                               (receivers.pagerduty, "pagerdutyRoutingKey", "monitoring.receivers.pagerduty"),
                               (receivers.email and receivers.email.username, "alertSmtpPassword",
                                "monitoring.receivers.email.username")):
-        if wanted and key not in present:
+        if wanted and key not in present and cfg.monitoring.mode == "bundled":
             issues.append(ConfigIssue(key, None, f"is required with {what}; set it with "
                                       f"`pulumi config set --secret {key} ...`", has_value=False))
     if cfg.databases.backup.s3:
@@ -162,13 +162,23 @@ def _limit_range(cfg: StackConfig) -> list[ConfigIssue]:
     return issues
 
 
-def _loki_retention(cfg: StackConfig) -> list[ConfigIssue]:
-    """Loki's compactor deletes whole 24h index tables, so retention is counted in days."""
+def _monitoring(cfg: StackConfig) -> list[ConfigIssue]:
+    """Loki retention in whole days; receivers only where our Alertmanager runs; Grafana exposed only if deployed."""
+    issues = []
     retention = cfg.monitoring.loki.retention
+    # Loki's compactor deletes whole 24h index tables, so retention is counted in days.
     if duration_seconds(retention) < 86400 or duration_seconds(retention) % 86400:
-        return [ConfigIssue("monitoring.loki.retention", retention,
-                            "must be a whole number of days (Loki applies retention per 24h index table), such as 7d")]
-    return []
+        issues.append(ConfigIssue("monitoring.loki.retention", retention, "must be a whole number of days (Loki "
+                                  "applies retention per 24h index table), such as 7d"))
+    receivers = cfg.monitoring.receivers
+    if cfg.monitoring.mode == "operator" and (receivers.slack_channel or receivers.pagerduty or receivers.email):
+        issues.append(ConfigIssue("monitoring.receivers", receivers.model_dump(by_alias=True, exclude_defaults=True),
+                                  "routes alerts through our Alertmanager, which mode: operator does not run; "
+                                  "configure receivers in the operator's Alertmanager instead"))
+    if cfg.ingress.grafana and not cfg.monitoring.enabled:
+        issues.append(ConfigIssue("ingress.grafana", cfg.ingress.grafana.host,
+                                  "exposes Grafana, but monitoring.enabled is false; enable monitoring or drop it"))
+    return issues
 
 
 def _quota(cfg: StackConfig) -> list[ConfigIssue]:
@@ -184,11 +194,14 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
         storage += quantities.memory(db.storage.size) * db.replicas
     mon = cfg.monitoring
     if mon.enabled:
-        for res in (mon.resources, mon.alertmanager_resources, mon.kube_state_metrics_resources,
-                    mon.grafana.resources, mon.loki.resources, mon.log_shipper.resources):
+        ours = [mon.grafana.resources, mon.loki.resources, mon.log_shipper.resources]
+        volumes = [mon.loki.storage_size]
+        if mon.mode == "bundled":  # with an operator, Prometheus and Alertmanager run elsewhere
+            ours += [mon.resources, mon.alertmanager_resources, mon.kube_state_metrics_resources]
+            volumes += [mon.storage.size, ALERTMANAGER_STORAGE]
+        for res in ours:
             _add(need, res, 1)
-        storage += sum(quantities.memory(size) for size in (mon.storage.size, ALERTMANAGER_STORAGE,
-                                                            mon.loki.storage_size))
+        storage += sum(quantities.memory(size) for size in volumes)
     issues = []
     for (section, kind), total in need.items():
         allowed = getattr(getattr(cfg.quota, section), kind)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +13,10 @@ import yaml
 
 from offline.__main__ import run_plan
 from offline.project import read_stack
+from offline.variant import copy_project, edit_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("staging", "production")
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py", "components",
-                 "docker", "monitoring", "policies", "scripts", "stackconfig")
 
 
 @dataclass
@@ -74,25 +72,10 @@ def raw_config(stack: str) -> dict[str, str]:
     return dict(read_stack(ROOT, stack).config)
 
 
-def copy_project(dest: Path) -> Path:
-    """Copy the Pulumi project (program, stacks, components, config code, policy pack) into dest."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dest / name)
-    return dest
-
-
 def plan_with(tmp_path: Path, stack: str, edit) -> Plan:
     """Plan a copy of the project whose `Pulumi.STACK.yaml` config mapping `edit` changed in place."""
     project = copy_project(tmp_path / "project")
-    stack_file = project / f"Pulumi.{stack}.yaml"
-    doc = yaml.safe_load(stack_file.read_text())
-    edit(doc["config"])
-    stack_file.write_text(yaml.safe_dump(doc))
+    edit_stack(project, stack, edit)
     return plan(stack, tmp_path / "out", project_dir=project)
 
 
