@@ -80,6 +80,9 @@ if cfg.monitoring.enabled:
         secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
                                                           "alertSmtpPassword")},
         network_external=cfg.network.external_cidrs, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    pulumi.export("monitoring", {"mode": cfg.monitoring.mode, "grafana": monitoring.grafana.url,
+                                 "grafanaAdminSecret": monitoring.grafana.admin_secret.metadata.name,
+                                 "prometheus": cfg.monitoring.prometheus_url(cfg.namespace)})
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("urls", ingress.urls)
