@@ -23,17 +23,19 @@ class Application(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Application", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # A data change replaces a Secret or ConfigMap; with a fixed name the old one must go first.
+        fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         labels = recommended_labels("archon", "app", instance, cfg.images.tag)
         enabled = [spec for spec in SERVICES if spec.key in cfg.enabled_services()]
 
         self.secret = k8s.core.v1.Secret(
             f"{name}-secrets", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-app-secrets", namespace=namespace,
                                                                    labels=labels),
-            type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=child)
+            type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=fixed_name)
         self.nginx = k8s.core.v1.ConfigMap(
             f"{name}-nginx", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-frontend-nginx", namespace=namespace,
                                                                  labels=labels),
-            data={"default.conf": (DOCKER_DIR / "frontend" / "default.conf").read_text()}, opts=child)
+            data={"default.conf": (DOCKER_DIR / "frontend" / "default.conf").read_text()}, opts=fixed_name)
         self.images = AppImages(f"{name}-images", images=cfg.images, app_source=cfg.app_source, services=enabled,
                                 registry_password=registry_password, opts=child)
 

@@ -30,6 +30,8 @@ class Database(pulumi.ComponentResource):
         self.engine = engine
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=protect)
+        # A data change replaces a Secret or ConfigMap; with a fixed name the old one must go first.
+        fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         labels = recommended_labels(engine.name, "database", instance, engine.version)
         selector = selector_labels(labels)
 
@@ -44,7 +46,7 @@ class Database(pulumi.ComponentResource):
             values["redis.conf"] = generated["password"].apply(lambda pw: _redis_conf(pw, limit_mib(settings, 0.75)))
         self.secret = k8s.core.v1.Secret(
             f"{name}-credentials", metadata=meta(f"{engine.name}-credentials"), type="Opaque",
-            string_data=values, opts=keep)
+            string_data=values, opts=pulumi.ResourceOptions.merge(keep, fixed_name))
         self.secret_name = self.secret.metadata.name
         self.secret_keys = sorted(values)
 
@@ -58,7 +60,7 @@ class Database(pulumi.ComponentResource):
         if engine.key == "postgres":
             self.init_scripts = k8s.core.v1.ConfigMap(
                 f"{name}-init", metadata=meta(f"{engine.name}-init"), data={"01-extensions.sql": _extensions_sql()},
-                opts=child)
+                opts=fixed_name)
             volumes.append(k8s.core.v1.VolumeArgs(name="initdb", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                 name=self.init_scripts.metadata.name)))
             mounts.append(w.Mount("initdb", "/docker-entrypoint-initdb.d"))

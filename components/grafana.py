@@ -33,12 +33,13 @@ class Grafana(NamespacedComponent):
         password = random.RandomPassword("grafana-admin-password", opts=self.child, **PASSWORD_ARGS)
         self.admin_secret = k8s.core.v1.Secret(
             "grafana-admin", metadata=self._meta("archon-grafana-admin", labels), type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": password.result}, opts=self.child)
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
         provisioning = k8s.core.v1.ConfigMap(
-            "grafana-provisioning", metadata=self._meta("archon-grafana-provisioning", labels),
+            "archon-grafana-provisioning", metadata=self._autonamed(labels),
             data={"datasources.yaml": yaml.safe_dump(datasources(prometheus_url, loki_url), sort_keys=False),
                   "dashboards.yaml": yaml.safe_dump(dashboard_provider(), sort_keys=False)}, opts=self.child)
-        boards = k8s.core.v1.ConfigMap("grafana-dashboards", metadata=self._meta("archon-grafana-dashboards", labels),
+        boards = k8s.core.v1.ConfigMap("archon-grafana-dashboards", metadata=self._autonamed(labels),
                                        data=dashboards(), opts=self.child)
         secret = self.admin_secret.metadata.name
         container = w.Container(

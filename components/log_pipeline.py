@@ -32,7 +32,7 @@ class LogPipeline(NamespacedComponent):
 
     def _loki(self, settings: MonitoringSettings, protect: bool) -> None:
         labels = recommended_labels("loki", "logging", self.instance, LOKI_VERSION)
-        config = k8s.core.v1.ConfigMap("loki-config", metadata=self._meta("archon-loki", labels), data={
+        config = k8s.core.v1.ConfigMap("archon-loki-config", metadata=self._autonamed(labels), data={
             "config.yaml": yaml.safe_dump(loki_config(settings.loki.retention), sort_keys=False)}, opts=self.child)
         container = w.Container(
             name="loki", image=LOKI_IMAGE, resources=settings.loki.resources, ports={"http": LOKI_PORT},
@@ -64,7 +64,7 @@ class LogPipeline(NamespacedComponent):
                                                                  name=role.metadata.name),
                                 subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
                                                                   namespace=self.namespace)], opts=self.child)
-        config = k8s.core.v1.ConfigMap("alloy-config", metadata=self._meta("archon-alloy", labels), data={
+        config = k8s.core.v1.ConfigMap("archon-alloy-config", metadata=self._autonamed(labels), data={
             "config.alloy": alloy_config(self.namespace, f"{self.loki_url}/loki/api/v1/push")}, opts=self.child)
         container = w.Container(
             name="alloy", image=ALLOY_IMAGE, resources=settings.log_shipper.resources, ports={"http": ALLOY_PORT},

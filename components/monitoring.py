@@ -137,10 +137,10 @@ class Monitoring(NamespacedComponent):
                                              name=cluster_role.metadata.name),
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
                                               namespace=self.namespace)], opts=self.child)
-        config_map = k8s.core.v1.ConfigMap("prometheus-config", metadata=self._meta("archon-prometheus", labels),
+        config_map = k8s.core.v1.ConfigMap("archon-prometheus-config", metadata=self._autonamed(labels),
                                            data={"prometheus.yml": yaml.safe_dump(config, sort_keys=False)},
                                            opts=self.child)
-        rules = k8s.core.v1.ConfigMap("prometheus-rules", metadata=self._meta("archon-prometheus-rules", labels),
+        rules = k8s.core.v1.ConfigMap("archon-prometheus-rules", metadata=self._autonamed(labels),
                                       data={p.name: p.read_text() for p in sorted(RULES_DIR.glob("*.yaml"))},
                                       opts=self.child)
         args = ["--config.file=/etc/prometheus/config/prometheus.yml", "--storage.tsdb.path=/prometheus",
@@ -188,7 +188,7 @@ class Monitoring(NamespacedComponent):
         rendered = pulumi.Output.all(secrets.get("slackWebhookUrl"), secrets.get("pagerdutyRoutingKey"),
                                      secrets.get("alertSmtpPassword")).apply(render)
         # Receiver URLs and keys are secrets, so the whole config is a Secret, never a ConfigMap.
-        config = k8s.core.v1.Secret("alertmanager-config", metadata=self._meta("archon-alertmanager", labels),
+        config = k8s.core.v1.Secret("archon-alertmanager-config", metadata=self._autonamed(labels),
                                     type="Opaque", string_data={"alertmanager.yml": rendered}, opts=self.child)
         container = w.Container(
             name="alertmanager", image=ALERTMANAGER_IMAGE, resources=settings.alertmanager_resources,

@@ -33,6 +33,11 @@ class NamespacedComponent(pulumi.ComponentResource):
         return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels,
                                           annotations=annotations)
 
+    def _autonamed(self, labels: dict) -> k8s.meta.v1.ObjectMetaArgs:
+        # Config objects are autonamed: a content change replaces them under a new name, which changes the pod
+        # template that mounts them, so the workload rolls onto the new config (a fixed name would collide).
+        return k8s.meta.v1.ObjectMetaArgs(namespace=self.namespace, labels=labels)
+
     def _service(self, resource: str, object_name: str, labels: dict, port: int) -> k8s.core.v1.Service:
         return k8s.core.v1.Service(resource, metadata=self._meta(object_name, labels), spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP", selector=selector_labels(labels), ports=[k8s.core.v1.ServicePortArgs(

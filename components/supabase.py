@@ -23,6 +23,6 @@ class SupabaseConnection(pulumi.ComponentResource):
                 labels=recommended_labels("supabase", "database", instance, "managed")),
             type="Opaque",
             string_data={"SUPABASE_URL": url, "SUPABASE_SERVICE_KEY": service_key},
-            opts=pulumi.ResourceOptions(parent=self, protect=protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, delete_before_replace=True))
         self.secret_name = self.secret.metadata.name
         self.register_outputs({"secretName": self.secret_name})

@@ -1,4 +1,4 @@
-"""Helpers for editing a stack's raw config the way `pulumi config set --path` would."""
+"""Test helpers: edit a stack's raw config the way `pulumi config set --path` would; find rendered objects."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ def changed(raw: dict[str, str], path: str, value: Any) -> dict[str, str]:
         node[parts[-1]] = value
     raw[key] = json.dumps(doc)
     return raw
+
+
+def find(plan, kind: str, name: str) -> dict:
+    """The one object of `kind` named `name`, or autonamed from the Pulumi resource `name` (`name-<suffix>`)."""
+
+    def matches(o: dict) -> bool:
+        meta = o["metadata"]
+        autonamed = (meta.get("annotations") or {}).get("pulumi.com/autonamed") == "true"
+        return meta["name"] == name or (autonamed and meta["name"].rsplit("-", 1)[0] == name)
+
+    found = [o for o in plan.objects(kind) if matches(o)]
+    assert len(found) == 1, f"expected one {kind} {name}, found {[o['metadata']['name'] for o in found]}"
+    return found[0]

@@ -13,15 +13,13 @@ from monitoring.configs import JOB_METRICS
 from monitoring.grafana import DASHBOARDS_DIR
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
-from tests.helpers import changed
+from tests.helpers import changed, find
 
 DASHBOARD_PANELS = {"Request rate per service", "5xx error rate per service", "p95 latency per service",
                     "Pod restarts (1h)", "CPU against limit", "Memory against limit", "Databases up", "Volume usage"}
 
 
-def obj(plan_, kind: str, name: str) -> dict:
-    (found,) = [o for o in plan_.objects(kind) if o["metadata"]["name"] == name]
-    return found
+obj = find
 
 
 def metric_names(node) -> set[str]:
@@ -69,7 +67,7 @@ def test_the_dashboard_has_every_panel_the_stack_promises():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_dashboard_and_alert_query_names_a_metric_some_scrape_job_provides(plans, stack):
-    config = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus")["data"]["prometheus.yml"])
+    config = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
     rules = obj(plans[stack], "ConfigMap", "archon-prometheus-rules")["data"]
     alert_exprs = [r["expr"] for text in rules.values() for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
     assert len(prometheus_exprs(dashboard())) >= 10
@@ -77,7 +75,7 @@ def test_every_dashboard_and_alert_query_names_a_metric_some_scrape_job_provides
 
 
 def test_a_metric_no_job_provides_is_caught(plans):
-    config = yaml.safe_load(obj(plans["staging"], "ConfigMap", "archon-prometheus")["data"]["prometheus.yml"])
+    config = yaml.safe_load(obj(plans["staging"], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
     config["scrape_configs"] = [j for j in config["scrape_configs"] if j["job_name"] != "traefik"]
     missing = {name for _, name in unprovided(prometheus_exprs(dashboard()), config)}
     assert missing == {"traefik_service_requests_total", "traefik_service_request_duration_seconds_bucket"}
@@ -114,7 +112,7 @@ def test_loki_retention_and_volume_come_from_config(tmp_path):
     result = plan_with(tmp_path, "staging", lambda config: config["archon:monitoring"].update(
         loki={"retention": "30d", "storageSize": "25Gi"}))
     assert result.exit_code == 0, result.stderr
-    config = yaml.safe_load(obj(result, "ConfigMap", "archon-loki")["data"]["config.yaml"])
+    config = yaml.safe_load(obj(result, "ConfigMap", "archon-loki-config")["data"]["config.yaml"])
     assert config["limits_config"]["retention_period"] == "30d"
     assert config["compactor"] | {"working_directory": None} == {
         "working_directory": None, "retention_enabled": True, "delete_request_store": "filesystem"}
@@ -160,7 +158,7 @@ def test_alloy_ships_pod_logs_through_the_api_without_node_access(plans, stack):
     storage = next(a for a in container["args"] if a.startswith("--storage.path=")).split("=", 1)[1]
     assert any(storage.startswith(m["mountPath"]) for m in container["volumeMounts"]
                if m["name"] in {v["name"] for v in pod["volumes"] if "emptyDir" in v})
-    pipeline = obj(p, "ConfigMap", "archon-alloy")["data"]["config.alloy"]
+    pipeline = obj(p, "ConfigMap", "archon-alloy-config")["data"]["config.alloy"]
     assert 'loki.source.kubernetes "pods"' in pipeline
     assert f'names = ["{namespace}"]' in pipeline
     assert f'url = "http://archon-loki.{namespace}.svc:3100/loki/api/v1/push"' in pipeline

@@ -14,7 +14,7 @@ import yaml
 from monitoring.configs import RULES_DIR, alertmanager_config, prometheus_config
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
-from tests.helpers import changed
+from tests.helpers import changed, find
 
 
 def tool(name: str) -> str:
@@ -26,9 +26,7 @@ def tool(name: str) -> str:
     return found
 
 
-def obj(plan_, kind: str, name: str) -> dict:
-    (found,) = [o for o in plan_.objects(kind) if o["metadata"]["name"] == name]
-    return found
+obj = find
 
 
 def checkable_offline(config: dict, scratch: Path) -> dict:
@@ -60,7 +58,7 @@ def checkable_offline(config: dict, scratch: Path) -> dict:
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_rendered_prometheus_config_passes_promtool(plans, stack, tmp_path):
     cfg = load_stack_config(stack, raw_config(stack))
-    rendered = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus")["data"]["prometheus.yml"])
+    rendered = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
     assert rendered == prometheus_config(
         cfg.namespace, f"archon-alertmanager.{cfg.namespace}.svc:9093", "traefik", "cert-manager"
     )
@@ -133,7 +131,7 @@ def test_critical_alerts_page_and_a_down_service_silences_its_symptoms():
 
 
 def test_alertmanager_config_is_a_secret_and_passes_amtool_as_rendered(plans, tmp_path):
-    secret = obj(plans["production"], "Secret", "archon-alertmanager")
+    secret = obj(plans["production"], "Secret", "archon-alertmanager-config")
     (tmp_path / "alertmanager.yml").write_text(secret["stringData"]["alertmanager.yml"])
     result = subprocess.run(
         [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
@@ -216,3 +214,23 @@ def test_monitoring_can_be_switched_off(tmp_path):
     result = plan_with(tmp_path, "staging", lambda config: config["archon:monitoring"].update(enabled=False))
     assert result.exit_code == 0, result.stderr
     assert [s for s in result.objects("StatefulSet") if "prometheus" in s["metadata"]["name"]] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_config_objects_can_be_replaced_without_a_name_collision(plans, stack):
+    """A data change replaces a Secret or ConfigMap: autonamed ones roll their pods, fixed names go first."""
+    collide = []
+    for r in plans[stack].resources:
+        if r["type"] in ("kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap"):
+            meta = r["inputs"].get("metadata") or {}
+            fixed = (meta.get("annotations") or {}).get("pulumi.com/autonamed") != "true"
+            if fixed and not r["options"]["deleteBeforeReplace"]:
+                collide.append(r["name"])
+    assert collide == []
+    monitoring = [find(plans[stack], "ConfigMap", name) for name in (
+        "archon-prometheus-config", "archon-prometheus-rules", "archon-grafana-provisioning",
+        "archon-grafana-dashboards", "archon-loki-config", "archon-alloy-config")]
+    assert all(o["metadata"]["annotations"]["pulumi.com/autonamed"] == "true" for o in monitoring)
+    sts = find(plans[stack], "StatefulSet", "archon-prometheus")["spec"]["template"]["spec"]
+    mounted = {v["configMap"]["name"] for v in sts["volumes"] if "configMap" in v}
+    assert mounted == {monitoring[0]["metadata"]["name"], monitoring[1]["metadata"]["name"]}

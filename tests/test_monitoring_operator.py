@@ -10,7 +10,7 @@ import yaml
 from monitoring.configs import RULES_DIR
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
-from tests.helpers import changed
+from tests.helpers import changed, find
 
 OPERATOR = {"mode": "operator", "operator": {"namespace": "observability", "labels": {"release": "kps"}}}
 
@@ -70,7 +70,7 @@ def test_monitors_select_each_target_by_label_port_and_namespace(operator_plans)
 
 def test_the_operators_prometheus_is_admitted_and_queried_across_namespaces(operator_plans):
     p = operator_plans["staging"]
-    source = yaml.safe_load(named(p, "ConfigMap")["archon-grafana-provisioning"]["data"]["datasources.yaml"])
+    source = yaml.safe_load(find(p, "ConfigMap", "archon-grafana-provisioning")["data"]["datasources.yaml"])
     assert source["datasources"][0]["url"] == "http://prometheus-operated.observability.svc:9090"
     policies = {n: spec["spec"] for n, spec in named(p, "NetworkPolicy").items()}
     scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
