@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
 
 from offline.analyzer import PolicyPackError
+from offline.diff import DiffError, diff, diff_json, diff_text, load_base
 from offline.policy_config import PolicyConfigError
 from offline.policy_report import write_reports
 from offline.policy_step import default_config_path, run_policies
@@ -16,7 +18,7 @@ from offline.render import clear_plan, manifests, ordered, write_plan
 from offline.report import json_report, text_report
 from offline.runner import ProgramError, run_program
 
-EXIT_OK, EXIT_POLICY, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_POLICY, EXIT_INVALID, EXIT_DATA_LOSS = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,16 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--policy-pack", type=Path, help="policy pack folder (default: policies/ in the project)")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
     plan.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
+    plan.add_argument("--diff", type=Path, metavar="BASE_DIR",
+                      help="compare with an earlier plan's output folder; writes diff.json")
+    plan.add_argument("--fail-on-replace", action="store_true",
+                      help="with --diff: exit 3 when a change replaces something holding data")
     args = parser.parse_args(argv)
+    if args.fail_on_replace and args.diff is None:
+        parser.error("--fail-on-replace needs --diff BASE_DIR (the earlier plan to compare with)")
     out = args.out or args.project_dir / "build" / args.stack
-    return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format, args.policy_pack)
+    return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format, args.policy_pack,
+                    args.diff, args.fail_on_replace)
 
 
 def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | None, fmt: str,
-             policy_pack: Path | None = None) -> int:
+             policy_pack: Path | None = None, diff_base: Path | None = None, fail_on_replace: bool = False) -> int:
     """Plan one stack; messages for invalid input go to stderr and nothing is written."""
     out, project_dir = out.resolve(), project_dir.resolve()
     pack_dir = (policy_pack or project_dir / "policies").resolve()
+    try:
+        base = load_base(diff_base) if diff_base is not None else None  # before clear_plan: it may be `out`
+    except DiffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     clear_plan(out)
     try:
         inputs = read_stack(project_dir, stack)
@@ -62,8 +76,23 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
         write_reports(out, stack, outcome.info, outcome.levels, outcome.items, ordered(recording), project_dir)
     count = len(manifests(recording))
     report = json_report if fmt == "json" else text_report
-    print(report(inputs, recording, out, count, outcome))
-    return EXIT_POLICY if outcome is not None and outcome.summary["mandatory"] else EXIT_OK
+    printed = report(inputs, recording, out, count, outcome)
+    changes = None
+    if base is not None:
+        changes = diff(base, json.loads((out / "resources.json").read_text()))
+        (out / "diff.json").write_text(json.dumps(diff_json(diff_base, changes), indent=2) + "\n")
+        if fmt == "json":
+            printed = json.dumps({**json.loads(printed), "diff": diff_json(diff_base, changes)["summary"]}, indent=2)
+        else:
+            printed += "\n\n" + diff_text(diff_base, changes)
+    print(printed)
+    if outcome is not None and outcome.summary["mandatory"]:
+        return EXIT_POLICY
+    if fail_on_replace and changes and any(c.data_loss for c in changes):
+        print("error: --fail-on-replace: this change replaces something holding data (see DATA-LOSS RISK above)",
+              file=sys.stderr)
+        return EXIT_DATA_LOSS
+    return EXIT_OK
 
 
 if __name__ == "__main__":

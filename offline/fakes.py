@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import uuid
 
 AUTONAMED = "pulumi.com/autonamed"
@@ -36,6 +37,9 @@ def autoname(type_: str, name: str, inputs: dict) -> dict:
 def computed_outputs(type_: str, name: str, inputs: dict) -> dict:
     """Outputs a real provider would compute, faked so every manifest is complete."""
     seed = digest(type_, name)
+    if type_.startswith("random:") and inputs.get("keepers"):
+        # New keepers make the real provider generate a new value; so do they here, so a rotation shows.
+        seed = digest(type_, name, json.dumps(inputs["keepers"], sort_keys=True))
     if type_ == "random:index/randomPassword:RandomPassword":
         length = int(inputs.get("length", 32))
         value = ("offlinefake" + seed)[:length].ljust(length, "x")

@@ -13,7 +13,7 @@ from offline.fakes import is_kubernetes_object
 from offline.recorder import Recording, Registration
 
 PLAN_FILES = ("resources.json", "outputs.json", "manifests.yaml", "manifests", "policy-report.json",
-              "policy-report.sarif")
+              "policy-report.sarif", "diff.json")
 # The order kubectl/Helm apply kinds in, so manifests.yaml applies cleanly top to bottom.
 _KIND_ORDER = ["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
                "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
