@@ -261,7 +261,7 @@ def test_unknown_command_prints_usage():
     assert result.returncode == 2 and "usage: archon-backup.sh" in result.stderr
 
 
-SHELL_SCRIPTS = [SCRIPT, ROOT / "scripts" / "db-job.sh", ROOT / ".ci" / "run"]
+SHELL_SCRIPTS = [*sorted((ROOT / "scripts").glob("*.sh")), ROOT / ".ci" / "run"]
 
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
