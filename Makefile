@@ -6,12 +6,34 @@ PY := $(VENV)/bin/python
 STACK ?= staging
 OUT ?= build/$(STACK)
 
-.PHONY: plan test lint bench bench-policy checkov rules-table backup restore venv lock clean
+.PHONY: plan preview up deploy-staging deploy-production smoke test lint bench bench-policy checkov rules-table \
+	backup restore venv lock clean
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed
 plan: $(VENV)/.installed
 	$(PY) -m offline plan --stack $(STACK) --out $(OUT)
+
+## preview: pulumi preview of STACK with the policy pack and its level config (needs the Pulumi CLI and a cluster)
+preview: $(VENV)/.installed
+	pulumi preview -s $(STACK) --diff --policy-pack policies --policy-pack-config policies/config/$(STACK).json
+
+## up: pulumi up of STACK (asks first; YES=1 does not), then wait for the rollout and run the smoke tests
+up: $(VENV)/.installed
+	pulumi up -s $(STACK) $(if $(YES),--yes,) --policy-pack policies \
+	  --policy-pack-config policies/config/$(STACK).json
+	scripts/wait-for-services.sh $(STACK)
+	$(MAKE) smoke STACK=$(STACK)
+
+## smoke: the smoke tests of STACK's deployed endpoints (staging's Let's Encrypt staging certificate is untrusted)
+smoke:
+	$(if $(filter staging,$(STACK)),SMOKE_INSECURE=1,) scripts/smoke-tests.sh $(STACK)
+
+## deploy-staging, deploy-production: `make up` for that stack
+deploy-staging:
+	$(MAKE) up STACK=staging
+deploy-production:
+	$(MAKE) up STACK=production
 
 ## test: lint (ruff) and the whole test suite
 test: lint
