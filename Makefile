@@ -10,9 +10,9 @@ OUT ?= build/$(STACK)
 	backup restore venv lock clean
 CHECKOV_VENV := .checkov-venv
 
-## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed
+## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed (GRAPH=file.svg draws it)
 plan: $(VENV)/.installed
-	$(PY) -m offline plan --stack $(STACK) --out $(OUT)
+	$(PY) -m offline plan --stack $(STACK) --out $(OUT) $(if $(GRAPH),--graph $(GRAPH),)
 
 ## preview: pulumi preview of STACK with the policy pack and its level config (needs the Pulumi CLI and a cluster)
 preview: $(VENV)/.installed

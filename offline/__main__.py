@@ -10,6 +10,7 @@ from pathlib import Path
 
 from offline.analyzer import PolicyPackError
 from offline.diff import DiffError, diff, diff_json, diff_text, load_base
+from offline.graph import GraphError, check_graph_target, write_graph
 from offline.policy_config import PolicyConfigError
 from offline.policy_report import write_reports
 from offline.policy_step import default_config_path, run_policies
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with Pulumi.yaml (default: .)")
     plan.add_argument("--diff", type=Path, metavar="BASE_DIR",
                       help="compare with an earlier plan's output folder; writes diff.json")
+    plan.add_argument("--graph", type=Path, metavar="FILE",
+                      help="draw the plan (components, resources, dependencies, findings) to FILE.svg or FILE.png")
     plan.add_argument("--fail-on-replace", action="store_true",
                       help="with --diff: exit 3 when a change replaces something holding data")
     args = parser.parse_args(argv)
@@ -42,17 +45,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fail-on-replace needs --diff BASE_DIR (the earlier plan to compare with)")
     out = args.out or args.project_dir / "build" / args.stack
     return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format, args.policy_pack,
-                    args.diff, args.fail_on_replace)
+                    args.diff, args.fail_on_replace, args.graph)
 
 
 def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | None, fmt: str,
-             policy_pack: Path | None = None, diff_base: Path | None = None, fail_on_replace: bool = False) -> int:
+             policy_pack: Path | None = None, diff_base: Path | None = None, fail_on_replace: bool = False,
+             graph: Path | None = None) -> int:
     """Plan one stack; messages for invalid input go to stderr and nothing is written."""
     out, project_dir = out.resolve(), project_dir.resolve()
     pack_dir = (policy_pack or project_dir / "policies").resolve()
     try:
         base = load_base(diff_base) if diff_base is not None else None  # before clear_plan: it may be `out`
-    except DiffError as exc:
+        if graph is not None:
+            check_graph_target(graph)
+    except (DiffError, GraphError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     clear_plan(out)
@@ -85,6 +91,14 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
             printed = json.dumps({**json.loads(printed), "diff": diff_json(diff_base, changes)["summary"]}, indent=2)
         else:
             printed += "\n\n" + diff_text(diff_base, changes)
+    if graph is not None:
+        findings = json.loads((out / "policy-report.json").read_text())["findings"] if outcome is not None else []
+        try:
+            write_graph(graph, stack, json.loads((out / "resources.json").read_text()), findings)
+        except GraphError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        printed += f"\n\nPicture of the plan: {graph}"
     print(printed)
     if outcome is not None and outcome.summary["mandatory"]:
         return EXIT_POLICY
