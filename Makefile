@@ -39,9 +39,11 @@ deploy-production:
 test: lint
 	$(PY) -m pytest
 
-## lint: ruff over the whole tree (rules in ruff.toml)
+## lint: ruff over the whole tree (rules in ruff.toml), mypy over the code and the policy pack (mypy.ini)
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	cd policies && ../$(VENV)/bin/mypy --config-file ../mypy.ini archon_policies __main__.py
 
 ## bench: median offline plan time per stack against the SDK import floor
 bench: $(VENV)/.installed

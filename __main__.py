@@ -48,7 +48,7 @@ backups = Backups(
     s3_credentials=s3_keys, opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
 supabase = None
-if cfg.databases.provider == "supabase":
+if cfg.databases.provider == "supabase" and cfg.supabase_url:  # the config rules require the URL here
     supabase = SupabaseConnection(
         "archon-supabase", url=cfg.supabase_url, service_key=config.require_secret("supabaseServiceKey"),
         namespace=baseline.namespace_name, instance=pulumi.get_stack(), protect=cfg.protect_stateful_resources,

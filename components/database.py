@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components import workload as w
 from components.database_engines import CREDENTIALS_DIR, METRICS_SCRAPER, POSTGRES_EXTENSIONS, Engine, limit_mib
 from components.labels import recommended_labels, selector_labels
+from components.passwords import generated_password
 from stackconfig.model import DatabaseSettings, Resources
 
 EXPORTER_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memory": "32Mi"},
                                                "limits": {"cpu": "100m", "memory": "64Mi"}})
-# No character that needs escaping in a DSN, a URL or a config file.
-PASSWORD_ARGS = {"length": 32, "special": False, "min_upper": 2, "min_lower": 2, "min_numeric": 2}
 
 
 class Database(pulumi.ComponentResource):
@@ -38,10 +36,9 @@ class Database(pulumi.ComponentResource):
         def meta(object_name: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels, **extra)
 
-        generated = {key: random.RandomPassword(f"{name}-{key}", keepers={"rotation": str(rotation)},
-                                                opts=keep, **PASSWORD_ARGS).result
+        generated = {key: generated_password(f"{name}-{key}", keep, keepers={"rotation": str(rotation)}).result
                      for key in engine.generated}
-        values = {**engine.fixed, **generated}
+        values: dict[str, pulumi.Input[str]] = {**engine.fixed, **generated}
         if engine.key == "redis":
             values["redis.conf"] = generated["password"].apply(lambda pw: _redis_conf(pw, limit_mib(settings, 0.75)))
         self.secret = k8s.core.v1.Secret(

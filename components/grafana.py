@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 import yaml
 
 from components import workload as w
-from components.database import PASSWORD_ARGS
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent, from_pods, to_pods
+from components.passwords import generated_password
 from monitoring.grafana import DASHBOARDS_MOUNT, dashboard_provider, dashboards, datasources
 from monitoring.logs import LOKI_PORT
 from stackconfig.model import Grafana as GrafanaSettings
@@ -30,7 +29,7 @@ class Grafana(NamespacedComponent):
         super().__init__("archon:components:Grafana", name, namespace=namespace, instance=instance, opts=opts)
         labels = recommended_labels("grafana", "monitoring", instance, GRAFANA_VERSION)
         # Rotate: `pulumi up --replace` this resource, then restart Grafana; its emptyDir database starts afresh.
-        password = random.RandomPassword("grafana-admin-password", opts=self.child, **PASSWORD_ARGS)
+        password = generated_password("grafana-admin-password", self.child)
         self.admin_secret = k8s.core.v1.Secret(
             "grafana-admin", metadata=self._meta("archon-grafana-admin", labels), type="Opaque",
             string_data={"admin-user": "admin", "admin-password": password.result},

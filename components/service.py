@@ -131,4 +131,8 @@ def _inside(inner: str, outer: str) -> bool:
     import ipaddress
 
     a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
-    return a.version == b.version and a.subnet_of(b) and a != b
+    if isinstance(a, ipaddress.IPv4Network) and isinstance(b, ipaddress.IPv4Network):
+        return a.subnet_of(b) and a != b
+    if isinstance(a, ipaddress.IPv6Network) and isinstance(b, ipaddress.IPv6Network):
+        return a.subnet_of(b) and a != b
+    return False

@@ -84,7 +84,7 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
     report = json_report if fmt == "json" else text_report
     printed = report(inputs, recording, out, count, outcome)
     changes = None
-    if base is not None:
+    if base is not None and diff_base is not None:
         changes = diff(base, json.loads((out / "resources.json").read_text()))
         (out / "diff.json").write_text(json.dumps(diff_json(diff_base, changes), indent=2) + "\n")
         if fmt == "json":

@@ -85,9 +85,10 @@ class PolicyPack:
 
     def _read_port(self) -> int:
         """The engine reads the port from the pack's first stdout line; anything else is fatal."""
-        assert self.process.stdout is not None
+        stdout = self.process.stdout
+        assert stdout is not None
         result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self.process.stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(START_TIMEOUT_S)
         line = result[0].strip() if result else ""

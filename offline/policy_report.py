@@ -90,7 +90,7 @@ def sarif_report(info: analyzer_pb2.AnalyzerInfo, levels: dict[str, str], items:
     by_urn = {r.urn: r for r in resources}
     results = []
     for f in items:
-        result = {"ruleId": f.policy, "level": _level(f.enforcement), "message": {"text": f.message},
+        result: dict[str, object] = {"ruleId": f.policy, "level": _level(f.enforcement), "message": {"text": f.message},
                   "locations": [_location(by_urn.get(f.urn), f, plan_dir, project_dir)]}
         if f.policy in index:
             result["ruleIndex"] = index[f.policy]

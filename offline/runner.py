@@ -65,7 +65,7 @@ def run_program(inputs: StackInputs) -> Recording:
     loop.set_default_executor(ThreadPoolExecutor(initializer=lambda: thread_loops.append(_ensure_event_loop())))
     try:
         with _program_context(inputs.project_dir):
-            loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(inputs.main), run_name="__main__")))
+            loop.run_until_complete(run_in_stack(lambda: _run_main(inputs.main)))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc), [r.type for r in monitor.recording.resources]) from None
     finally:
@@ -89,3 +89,8 @@ def _program_context(project_dir: Path):
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
+
+
+def _run_main(main: Path) -> None:
+    """Run the program's __main__.py the way the Pulumi language host does."""
+    runpy.run_path(str(main), run_name="__main__")

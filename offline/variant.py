@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     project = copy_project(args.into)
-    edit_stack(project, args.stack, lambda config: [set_path(config, a) for a in args.assignments])
+    def apply(config: dict) -> None:
+        for assignment in args.assignments:
+            set_path(config, assignment)
+
+    edit_stack(project, args.stack, apply)
     return 0
 
 

@@ -109,9 +109,10 @@ def _allowed_keys(parent: list[str]) -> list[str]:
         field = next((f for f in model.model_fields.values() if f.alias == part), None)
         if field is None:
             return []
-        model = _model_of(field.annotation)
-        if model is None:
+        inner = _model_of(field.annotation)
+        if inner is None:
             return []
+        model = inner
     return [f.alias or name for name, f in model.model_fields.items()]
 
 

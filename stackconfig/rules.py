@@ -63,7 +63,7 @@ def _images(cfg: StackConfig) -> list[ConfigIssue]:
                                   f"{'has' if len(building) == 1 else 'have'} no images.prebuilt entry: set "
                                   "archon:appSource to an Archon checkout to build, or name a prebuilt image",
                                   has_value=False))
-    elif building and not Path(cfg.app_source).expanduser().is_dir():
+    elif building and cfg.app_source and not Path(cfg.app_source).expanduser().is_dir():
         issues.append(ConfigIssue("appSource", cfg.app_source, "is not a directory (an Archon source checkout is "
                                   f"needed to build {', '.join(building)})"))
     cidr_lists = {"network.externalCidrs": cfg.network.external_cidrs,

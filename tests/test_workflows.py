@@ -66,7 +66,7 @@ def test_pull_requests_preview_both_stacks_with_the_policy_pack():
     (sarif,) = steps_using(doc, "github/codeql-action/upload-sarif@")
     assert sarif["with"]["sarif_file"] == "build/${{ matrix.stack }}/policy-report.sarif"
     runs = " ".join(s.get("run", "") for job in doc["jobs"].values() for s in job["steps"])
-    assert "make test" in runs and "pip-audit" in runs and "make checkov" in runs
+    assert "make lint" in runs and "-m pytest" in runs and "pip-audit" in runs and "make checkov" in runs
     assert {s["with"]["scan-type"] for s in steps_using(doc, "aquasecurity/trivy-action@")} == {"config"}
 
 

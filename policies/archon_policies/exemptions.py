@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .platform import EXEMPT_ANNOTATION, JUSTIFICATION_ANNOTATION
 from .subject import Subject
@@ -26,7 +28,7 @@ EXEMPTIONS_SCHEMA = {
 }
 
 
-def justification_for(rule: str, subject: Subject, config: dict) -> str | None:
+def justification_for(rule: str, subject: Subject, config: Mapping[str, Any]) -> str | None:
     """Why the subject is exempt from the rule, or None when it is not (an exemption needs a reason)."""
     annotations = get(subject.props, "metadata", "annotations")
     if isinstance(annotations, dict):

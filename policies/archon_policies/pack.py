@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -48,7 +48,7 @@ def _subject(args: Any) -> Subject:
                    protect=bool(getattr(opts, "protect", False)), provider_namespace=provider_namespace)
 
 
-def _settle(rule: Rule, subject: Subject, config: dict, violations: list[Violation],
+def _settle(rule: Rule, subject: Subject, config: Mapping[str, Any], violations: list[Violation],
             report: Callable[[Violation], None]) -> None:
     """Report definite violations (or ledger them when exempted); raise for the unknown ones."""
     pending = [v for v in violations if v.unknown]
@@ -80,7 +80,10 @@ def _stack_validator(rule: Rule):
         unknowns: list[Violation] = []
         for urn, violation in rule.check(subjects, config):
             try:
-                _settle(rule, by_urn[urn], config, [violation], lambda v, u=urn: report_violation(v.message, u))
+                def report(v: Violation, u: str = urn) -> None:
+                    report_violation(v.message, u)
+
+                _settle(rule, by_urn[urn], config, [violation], report)
             except UnknownDuringPreview:
                 unknowns.append(violation)
         if unknowns:
@@ -102,7 +105,7 @@ def build_policies() -> list:
     install()
     policies: list = []
     for rule in sorted(RULES, key=lambda r: r.scope != "resource"):
-        common = {
+        common: dict[str, Any] = {
             "name": rule.name,
             "description": rule.description,
             "enforcement_level": _level(rule.default_level),

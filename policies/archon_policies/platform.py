@@ -56,7 +56,7 @@ def containers_have_resource_limits(subject: Subject, config: dict) -> list[Viol
 
 
 def _resource_violations(where: str, resources: dict) -> list[Violation]:
-    out = []
+    out: list[Violation] = []
     for kind, parse, example in (("cpu", quantities.parse_quantity, "250m"),
                                  ("memory", quantities.parse_quantity, "256Mi")):
         limit = _quantity(get(resources, "limits", kind), parse, where, f"resources.limits.{kind}", out)
@@ -134,7 +134,7 @@ def no_literal_secrets_in_env(subject: Subject, config: dict) -> list[Violation]
             for index, var in enumerate(env if isinstance(env, list) else []):
                 if not isinstance(var, dict) or var.get("value") in (None, ""):
                     continue
-                name, value = str(var.get("name", "")), var.get("value")
+                name, value = str(var.get("name", "")), var["value"]
                 if is_unknown(value):
                     out.append(unknown(c.where, f"env {name}"))
                 elif is_secret_env(name, value):

@@ -75,5 +75,6 @@ def install() -> None:
     if isinstance(sdk.json_format, _JsonFormat):
         return
     sdk.json_format = _JsonFormat()
-    sdk.deserialize_properties = Memo(sdk.deserialize_properties)
-    sdk.unknown_checking_proxy = Memo(sdk.unknown_checking_proxy)
+    # Swapping the SDK's module functions for memoizing wrappers with the same call signature.
+    sdk.deserialize_properties = Memo(sdk.deserialize_properties)  # type: ignore[assignment]
+    sdk.unknown_checking_proxy = Memo(sdk.unknown_checking_proxy)  # type: ignore[assignment]

@@ -25,7 +25,7 @@ def _objects(subjects: Iterable[Subject], kind: str) -> list[Subject]:
     return [s for s in subjects if s.is_kubernetes and s.kind == kind]
 
 
-def _workloads(subjects: Iterable[Subject]) -> Iterable[tuple[Subject, Pod, list[Violation]]]:
+def _workloads(subjects: Iterable[Subject]) -> Iterable[tuple[Subject, Pod | None, list[Violation]]]:
     for subject in subjects:
         out: list[Violation] = []
         for pod in each_pod(subject, out):
