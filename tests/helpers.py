@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+import shutil
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
 
 DELETE = object()
 
@@ -42,3 +47,25 @@ def find(plan, kind: str, name: str) -> dict:
     found = [o for o in plan.objects(kind) if matches(o)]
     assert len(found) == 1, f"expected one {kind} {name}, found {[o['metadata']['name'] for o in found]}"
     return found[0]
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip a test whose tool or fixture is missing here; under CI=true (.ci/run installs everything) fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_tool(name: str, install: str = ".ci/run installs it", path: str | None = None) -> str:
+    """The path of a command-line tool (or of `path` if it exists); unavailable() when there is neither."""
+    found = shutil.which(name) or (path if path and Path(path).exists() else None)
+    if found is None:
+        unavailable(f"{name} is not installed ({install})")
+    return found
+
+
+def use_supabase(config: dict) -> None:
+    """A stack-config edit (for plan_with) that switches to Supabase with a fake URL and service key."""
+    config["archon:databases"]["provider"] = "supabase"
+    config["archon:supabaseUrl"] = "https://xyz.supabase.co"
+    config["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}

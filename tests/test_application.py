@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from components.service_catalog import BY_KEY, SERVICES
 from offline.fakes import computed_outputs
 from stackconfig import load_stack_config
 from tests.conftest import ROOT, STACKS, plan_with, raw_config
+from tests.helpers import require_tool, use_supabase
 
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
 
@@ -192,10 +192,6 @@ def test_a_local_build_without_push_deploys_the_image_name(tmp_path):
 
 
 def test_supabase_mode_hands_the_server_its_url_and_key(tmp_path):
-    def use_supabase(config: dict) -> None:
-        config["archon:databases"]["provider"] = "supabase"
-        config["archon:supabaseUrl"] = "https://xyz.supabase.co"
-        config["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}
     result = plan_with(tmp_path, "staging", use_supabase)
     assert result.exit_code == 0, result.stderr
     server = env_of(obj(result, "Deployment", "archon-server")["spec"]["template"]["spec"]["containers"][0])
@@ -225,11 +221,7 @@ def test_dockerfiles_run_as_a_numeric_user_with_pinned_bases_and_a_healthcheck(d
 
 
 def test_nginx_accepts_the_frontend_config(tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is not installed (.ci/run installs nginx-light)")
-        pytest.skip("nginx is not installed")
+    nginx = require_tool("nginx", ".ci/run installs nginx-light", path="/usr/sbin/nginx")
     # nginx resolves upstream names when it loads a config; in the pod archon-server resolves, here it cannot.
     conf = (ROOT / "docker" / "frontend" / "default.conf").read_text()
     assert "server archon-server:8181;" in conf

@@ -19,6 +19,7 @@ import pytest
 
 from components.database_engines import POSTGRES_EXTENSIONS
 from tests.conftest import ROOT
+from tests.helpers import require_tool
 
 SCRIPT = ROOT / "scripts" / "archon-backup.sh"
 PASSWORD = "Round-trip-pw-1234"
@@ -266,9 +267,5 @@ SHELL_SCRIPTS = [*sorted((ROOT / "scripts").glob("*.sh")), ROOT / ".ci" / "run"]
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
 def test_shell_scripts_are_shellcheck_clean(script):
-    if shutil.which("shellcheck") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("shellcheck is not installed (.ci/run installs it)")
-        pytest.skip("shellcheck is not installed")
-    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    result = subprocess.run([require_tool("shellcheck"), str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

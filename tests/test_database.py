@@ -11,6 +11,7 @@ from components.database_engines import ENGINES, POSTGRES_EXTENSIONS
 from offline.fakes import computed_outputs
 from stackconfig import load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
+from tests.helpers import use_supabase
 
 CASES = [(stack, key) for stack in STACKS for key in ENGINES]
 DATABASE_PASSWORDS = {f"archon-{key}-{generated}" for key, engine in ENGINES.items() for generated in engine.generated}
@@ -161,10 +162,6 @@ def test_a_replicated_database_gets_a_disruption_budget(tmp_path):
 
 
 def test_supabase_replaces_the_bundled_postgres(tmp_path):
-    def use_supabase(config: dict) -> None:
-        config["archon:databases"]["provider"] = "supabase"
-        config["archon:supabaseUrl"] = "https://xyz.supabase.co"
-        config["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}
     result = plan_with(tmp_path, "staging", use_supabase)
     assert result.exit_code == 0, result.stderr
     assert "archon-postgres" not in {o["metadata"]["name"] for o in result.objects("StatefulSet")}

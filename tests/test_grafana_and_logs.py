@@ -19,7 +19,6 @@ DASHBOARD_PANELS = {"Request rate per service", "5xx error rate per service", "p
                     "Pod restarts (1h)", "CPU against limit", "Memory against limit", "Databases up", "Volume usage"}
 
 
-obj = find
 
 
 def metric_names(node) -> set[str]:
@@ -67,15 +66,15 @@ def test_the_dashboard_has_every_panel_the_stack_promises():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_dashboard_and_alert_query_names_a_metric_some_scrape_job_provides(plans, stack):
-    config = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
-    rules = obj(plans[stack], "ConfigMap", "archon-prometheus-rules")["data"]
+    config = yaml.safe_load(find(plans[stack], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
+    rules = find(plans[stack], "ConfigMap", "archon-prometheus-rules")["data"]
     alert_exprs = [r["expr"] for text in rules.values() for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
     assert len(prometheus_exprs(dashboard())) >= 10
     assert unprovided(prometheus_exprs(dashboard()) + alert_exprs, config) == []
 
 
 def test_a_metric_no_job_provides_is_caught(plans):
-    config = yaml.safe_load(obj(plans["staging"], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
+    config = yaml.safe_load(find(plans["staging"], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
     config["scrape_configs"] = [j for j in config["scrape_configs"] if j["job_name"] != "traefik"]
     missing = {name for _, name in unprovided(prometheus_exprs(dashboard()), config)}
     assert missing == {"traefik_service_requests_total", "traefik_service_request_duration_seconds_bucket"}
@@ -85,21 +84,21 @@ def test_a_metric_no_job_provides_is_caught(plans):
 def test_grafana_is_provisioned_with_datasources_dashboards_and_a_generated_password(plans, stack):
     p = plans[stack]
     namespace = load_stack_config(stack, raw_config(stack)).namespace
-    provisioning = obj(p, "ConfigMap", "archon-grafana-provisioning")["data"]
+    provisioning = find(p, "ConfigMap", "archon-grafana-provisioning")["data"]
     sources = {d["uid"]: d for d in yaml.safe_load(provisioning["datasources.yaml"])["datasources"]}
     assert sources["prometheus"]["url"] == f"http://archon-prometheus.{namespace}.svc:9090"
     assert sources["loki"]["url"] == f"http://archon-loki.{namespace}.svc:3100"
     services = {s["metadata"]["name"]: s["spec"]["ports"][0]["port"] for s in p.objects("Service")}
     assert (services["archon-prometheus"], services["archon-loki"]) == (9090, 3100)
-    assert obj(p, "ConfigMap", "archon-grafana-dashboards")["data"] == {
+    assert find(p, "ConfigMap", "archon-grafana-dashboards")["data"] == {
         path.name: path.read_text() for path in DASHBOARDS_DIR.glob("*.json")}
-    pod = obj(p, "Deployment", "archon-grafana")["spec"]["template"]["spec"]
+    pod = find(p, "Deployment", "archon-grafana")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "archon-grafana-admin", "key": "admin-password"}
     assert env["GF_AUTH_ANONYMOUS_ENABLED"]["value"] == "false"
-    admin = obj(p, "Secret", "archon-grafana-admin")
+    admin = find(p, "Secret", "archon-grafana-admin")
     password = admin["stringData"]["admin-password"]
     assert len(password) == 32
     assert password not in yaml.safe_dump([o for o in p.manifests if o["kind"] != "Secret"])
@@ -112,12 +111,12 @@ def test_loki_retention_and_volume_come_from_config(tmp_path):
     result = plan_with(tmp_path, "staging", lambda config: config["archon:monitoring"].update(
         loki={"retention": "30d", "storageSize": "25Gi"}))
     assert result.exit_code == 0, result.stderr
-    config = yaml.safe_load(obj(result, "ConfigMap", "archon-loki-config")["data"]["config.yaml"])
+    config = yaml.safe_load(find(result, "ConfigMap", "archon-loki-config")["data"]["config.yaml"])
     assert config["limits_config"]["retention_period"] == "30d"
     assert config["compactor"] | {"working_directory": None} == {
         "working_directory": None, "retention_enabled": True, "delete_request_store": "filesystem"}
     assert config["schema_config"]["configs"][0]["index"]["period"] == "24h"
-    sts = obj(result, "StatefulSet", "archon-loki")
+    sts = find(result, "StatefulSet", "archon-loki")
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "25Gi"
     assert claim["spec"]["storageClassName"] == "standard"
@@ -145,7 +144,7 @@ def test_the_quota_must_admit_the_monitoring_volumes():
 def test_alloy_ships_pod_logs_through_the_api_without_node_access(plans, stack):
     p = plans[stack]
     namespace = load_stack_config(stack, raw_config(stack)).namespace
-    deployment = obj(p, "Deployment", "archon-alloy")
+    deployment = find(p, "Deployment", "archon-alloy")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsNonRoot"]) == (473, True)
@@ -158,7 +157,7 @@ def test_alloy_ships_pod_logs_through_the_api_without_node_access(plans, stack):
     storage = next(a for a in container["args"] if a.startswith("--storage.path=")).split("=", 1)[1]
     assert any(storage.startswith(m["mountPath"]) for m in container["volumeMounts"]
                if m["name"] in {v["name"] for v in pod["volumes"] if "emptyDir" in v})
-    pipeline = obj(p, "ConfigMap", "archon-alloy-config")["data"]["config.alloy"]
+    pipeline = find(p, "ConfigMap", "archon-alloy-config")["data"]["config.alloy"]
     assert 'loki.source.kubernetes "pods"' in pipeline
     assert f'names = ["{namespace}"]' in pipeline
     assert f'url = "http://archon-loki.{namespace}.svc:3100/loki/api/v1/push"' in pipeline

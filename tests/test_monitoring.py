@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,19 +12,13 @@ import yaml
 from monitoring.configs import RULES_DIR, alertmanager_config, prometheus_config
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
-from tests.helpers import changed, find
+from tests.helpers import changed, find, require_tool
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (.ci/run installs it)")
-        pytest.skip(f"{name} is not installed")
-    return found
+    return require_tool(name, ".ci/run installs Debian's prometheus and prometheus-alertmanager")
 
 
-obj = find
 
 
 def checkable_offline(config: dict, scratch: Path) -> dict:
@@ -58,7 +50,7 @@ def checkable_offline(config: dict, scratch: Path) -> dict:
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_rendered_prometheus_config_passes_promtool(plans, stack, tmp_path):
     cfg = load_stack_config(stack, raw_config(stack))
-    rendered = yaml.safe_load(obj(plans[stack], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
+    rendered = yaml.safe_load(find(plans[stack], "ConfigMap", "archon-prometheus-config")["data"]["prometheus.yml"])
     assert rendered == prometheus_config(
         cfg.namespace, f"archon-alertmanager.{cfg.namespace}.svc:9093", "traefik", "cert-manager"
     )
@@ -82,7 +74,7 @@ def test_the_rendered_prometheus_config_passes_promtool(plans, stack, tmp_path):
 
 
 def test_the_rule_files_are_what_prometheus_loads(plans):
-    rules = obj(plans["staging"], "ConfigMap", "archon-prometheus-rules")["data"]
+    rules = find(plans["staging"], "ConfigMap", "archon-prometheus-rules")["data"]
     assert rules == {p.name: p.read_text() for p in RULES_DIR.glob("*.yaml")}
 
 
@@ -131,7 +123,7 @@ def test_critical_alerts_page_and_a_down_service_silences_its_symptoms():
 
 
 def test_alertmanager_config_is_a_secret_and_passes_amtool_as_rendered(plans, tmp_path):
-    secret = obj(plans["production"], "Secret", "archon-alertmanager-config")
+    secret = find(plans["production"], "Secret", "archon-alertmanager-config")
     (tmp_path / "alertmanager.yml").write_text(secret["stringData"]["alertmanager.yml"])
     result = subprocess.run(
         [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
@@ -143,15 +135,15 @@ def test_alertmanager_config_is_a_secret_and_passes_amtool_as_rendered(plans, tm
 @pytest.mark.parametrize("stack", STACKS)
 def test_prometheus_and_alertmanager_are_hardened_stateful_and_sized(plans, stack):
     cfg = load_stack_config(stack, raw_config(stack))
-    prometheus = obj(plans[stack], "StatefulSet", "archon-prometheus")
+    prometheus = find(plans[stack], "StatefulSet", "archon-prometheus")
     args = prometheus["spec"]["template"]["spec"]["containers"][0]["args"]
     assert f"--storage.tsdb.retention.time={cfg.monitoring.retention}" in args
     claim = prometheus["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == cfg.monitoring.storage.size
     for name in ("archon-prometheus", "archon-alertmanager"):
-        pod = obj(plans[stack], "StatefulSet", name)["spec"]["template"]["spec"]
+        pod = find(plans[stack], "StatefulSet", name)["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsUser"] == 65534
-    alertmanager_args = obj(plans[stack], "StatefulSet", "archon-alertmanager")["spec"]["template"]["spec"][
+    alertmanager_args = find(plans[stack], "StatefulSet", "archon-alertmanager")["spec"]["template"]["spec"][
         "containers"
     ][0]["args"]
     assert "--cluster.listen-address=" in alertmanager_args  # no gossip port with one replica
@@ -170,7 +162,7 @@ def test_rbac_is_read_only_and_namespaced_where_it_can_be(plans):
     assert granted["archon-alloy"] == {("pods", "get"), ("pods", "list"), ("pods", "watch"), ("pods/log", "get")}
     everything = [res for r in [cluster_role, *roles.values()] for rule in r["rules"] for res in rule["resources"]]
     assert "secrets" not in everything and "*" not in everything
-    ksm = obj(plans["staging"], "Deployment", "archon-kube-state-metrics")
+    ksm = find(plans["staging"], "Deployment", "archon-kube-state-metrics")
     assert "--namespaces=archon-staging" in ksm["spec"]["template"]["spec"]["containers"][0]["args"]
 
 

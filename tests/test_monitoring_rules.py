@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.helpers import require_tool
 
 RULES = sorted((ROOT / "monitoring" / "rules").glob("*.yaml"))
 TESTS = sorted((ROOT / "monitoring" / "tests").glob("*.test.yaml"))
@@ -19,12 +18,7 @@ CONTRACT = ["ArchonServiceDown", "ArchonHighErrorRate", "ArchonHighLatency", "Ar
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not installed (.ci/run installs Debian's prometheus package)")
-        pytest.skip("promtool is not installed")
-    return found
+    return require_tool("promtool", ".ci/run installs Debian's prometheus package")
 
 
 def alerts() -> list[dict]:

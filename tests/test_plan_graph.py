@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import struct
 import xml.etree.ElementTree as ET
 
@@ -12,16 +10,14 @@ import pytest
 
 from offline.__main__ import main
 from offline.graph import FILL, plan_graph
+from tests.helpers import require_tool
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(autouse=True)
 def needs_dot():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Graphviz is not installed (.ci/run installs it)")
-        pytest.skip("Graphviz `dot` is not installed")
+    require_tool("dot", ".ci/run installs Debian's graphviz")
 
 
 def test_the_svg_shows_every_resource_component_and_exemption(tmp_path, capsys):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import require_tool
 
 SMOKE = ROOT / "scripts" / "smoke-tests.sh"
 WAIT = ROOT / "scripts" / "wait-for-services.sh"
@@ -46,10 +46,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    if shutil.which("curl") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("curl is not installed (.ci/run installs it)")
-        pytest.skip("curl is not installed")
+    require_tool("curl")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"

