@@ -9,6 +9,7 @@ from components import workload as w
 from components.database import Database
 from components.images import DOCKER_DIR, AppImages
 from components.labels import recommended_labels
+from components.options import fixed_name
 from components.service import Service
 from components.service_catalog import SERVICES, Wiring
 from stackconfig.model import StackConfig
@@ -23,19 +24,17 @@ class Application(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Application", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # A data change replaces a Secret or ConfigMap; with a fixed name the old one must go first.
-        fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         labels = recommended_labels("archon", "app", instance, cfg.images.tag)
         enabled = [spec for spec in SERVICES if spec.key in cfg.enabled_services()]
 
         self.secret = k8s.core.v1.Secret(
             f"{name}-secrets", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-app-secrets", namespace=namespace,
                                                                    labels=labels),
-            type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=fixed_name)
+            type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=fixed_name(self))
         self.nginx = k8s.core.v1.ConfigMap(
             f"{name}-nginx", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-frontend-nginx", namespace=namespace,
                                                                  labels=labels),
-            data={"default.conf": (DOCKER_DIR / "frontend" / "default.conf").read_text()}, opts=fixed_name)
+            data={"default.conf": (DOCKER_DIR / "frontend" / "default.conf").read_text()}, opts=fixed_name(self))
         self.images = AppImages(f"{name}-images", images=cfg.images, app_source=cfg.app_source, services=enabled,
                                 registry_password=registry_password, opts=child)
 

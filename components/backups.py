@@ -11,6 +11,7 @@ from components import workload as w
 from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels
+from components.options import fixed_name
 from stackconfig.model import Backup, Resources
 
 CURL_IMAGE = "curlimages/curl:8.16.0"
@@ -32,15 +33,13 @@ class Backups(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Backups", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # A data change replaces a Secret or ConfigMap; with a fixed name the old one must go first.
-        fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         labels = recommended_labels(NAME, "backup", instance, "1")
 
         def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
 
         self.script = k8s.core.v1.ConfigMap(f"{name}-script", metadata=meta(f"{NAME}-script"),
-                                            data={"archon-backup.sh": script}, opts=fixed_name)
+                                            data={"archon-backup.sh": script}, opts=fixed_name(self))
         env: dict[str, pulumi.Input[str]] = {"BACKUP_DIR": BACKUP_DIR, "RETENTION_DAYS": str(backup.retention_days)}
         secret_env: dict[str, w.SecretRef] = {}
         volumes = [k8s.core.v1.VolumeArgs(name="script", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
@@ -53,7 +52,7 @@ class Backups(pulumi.ComponentResource):
             key_id, key = s3_credentials or ("", "")
             self.s3_secret = k8s.core.v1.Secret(f"{name}-s3", metadata=meta(f"{NAME}-s3"), type="Opaque",
                                                 string_data={"access-key-id": key_id, "secret-access-key": key},
-                                                opts=fixed_name)
+                                                opts=fixed_name(self))
             secret_env |= {"AWS_ACCESS_KEY_ID": w.SecretRef(self.s3_secret.metadata.name, "access-key-id"),
                            "AWS_SECRET_ACCESS_KEY": w.SecretRef(self.s3_secret.metadata.name, "secret-access-key")}
             writable.append(w.WritablePath(BACKUP_DIR, backup.storage.size))  # staging area before the upload

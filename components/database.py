@@ -8,7 +8,9 @@ import pulumi_kubernetes as k8s
 from components import workload as w
 from components.database_engines import CREDENTIALS_DIR, METRICS_SCRAPER, POSTGRES_EXTENSIONS, Engine, limit_mib
 from components.labels import recommended_labels, selector_labels
+from components.options import fixed_name
 from components.passwords import generated_password
+from monitoring.configs import scrape_annotations
 from stackconfig.model import DatabaseSettings, Resources
 
 EXPORTER_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memory": "32Mi"},
@@ -28,8 +30,6 @@ class Database(pulumi.ComponentResource):
         self.engine = engine
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=protect)
-        # A data change replaces a Secret or ConfigMap; with a fixed name the old one must go first.
-        fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         labels = recommended_labels(engine.name, "database", instance, engine.version)
         selector = selector_labels(labels)
 
@@ -43,7 +43,7 @@ class Database(pulumi.ComponentResource):
             values["redis.conf"] = generated["password"].apply(lambda pw: _redis_conf(pw, limit_mib(settings, 0.75)))
         self.secret = k8s.core.v1.Secret(
             f"{name}-credentials", metadata=meta(f"{engine.name}-credentials"), type="Opaque",
-            string_data=values, opts=pulumi.ResourceOptions.merge(keep, fixed_name))
+            string_data=values, opts=fixed_name(self, protect=protect))
         self.secret_name = self.secret.metadata.name
         self.secret_keys = sorted(values)
 
@@ -57,7 +57,7 @@ class Database(pulumi.ComponentResource):
         if engine.key == "postgres":
             self.init_scripts = k8s.core.v1.ConfigMap(
                 f"{name}-init", metadata=meta(f"{engine.name}-init"), data={"01-extensions.sql": _extensions_sql()},
-                opts=fixed_name)
+                opts=fixed_name(self))
             volumes.append(k8s.core.v1.VolumeArgs(name="initdb", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                 name=self.init_scripts.metadata.name)))
             mounts.append(w.Mount("initdb", "/docker-entrypoint-initdb.d"))
@@ -78,7 +78,7 @@ class Database(pulumi.ComponentResource):
                 mounts=[w.Mount("credentials", CREDENTIALS_DIR)] if exporter.reads_credential_files else [],
                 probes=w.Probes(readiness=w.Probe(http_path="/", port="http-metrics"),
                                 liveness=w.Probe(tcp=True, port="http-metrics"))))
-            annotations.update({"prometheus.io/scrape": "true", "prometheus.io/port": str(exporter.port)})
+            annotations.update(scrape_annotations(exporter.port))
 
         ports = {engine.port_name: engine.port, **engine.extra_ports}
         if engine.exporter:

@@ -8,8 +8,10 @@ import yaml
 
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
-from components.monitoring_base import NamespacedComponent, from_pods, to_pods
+from components.monitoring_base import NamespacedComponent, from_namespace, from_pods, to_pods
+from components.options import fixed_name
 from components.passwords import generated_password
+from monitoring.configs import scrape_annotations
 from monitoring.grafana import DASHBOARDS_MOUNT, dashboard_provider, dashboards, datasources
 from monitoring.logs import LOKI_PORT
 from stackconfig.model import Grafana as GrafanaSettings
@@ -17,7 +19,6 @@ from stackconfig.model import Grafana as GrafanaSettings
 GRAFANA_IMAGE, GRAFANA_VERSION = "grafana/grafana:13.2.0", "13.2.0"
 GRAFANA_USER = w.RunAs(472, 472, 472)
 PROVISIONING = "/etc/grafana/provisioning"
-SCRAPE = {"prometheus.io/scrape": "true", "prometheus.io/port": "3000"}
 
 
 class Grafana(NamespacedComponent):
@@ -33,7 +34,7 @@ class Grafana(NamespacedComponent):
         self.admin_secret = k8s.core.v1.Secret(
             "grafana-admin", metadata=self._meta("archon-grafana-admin", labels), type="Opaque",
             string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+            opts=fixed_name(self))
         provisioning = k8s.core.v1.ConfigMap(
             "archon-grafana-provisioning", metadata=self._autonamed(labels),
             data={"datasources.yaml": yaml.safe_dump(datasources(prometheus_url, loki_url), sort_keys=False),
@@ -67,17 +68,14 @@ class Grafana(NamespacedComponent):
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
                 type="RollingUpdate",
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
-            template=w.pod_template(labels=labels, annotations=SCRAPE, containers=[container], run_as=GRAFANA_USER,
-                                    volumes=volumes)),
+            template=w.pod_template(labels=labels, annotations=scrape_annotations(3000), containers=[container],
+                                    run_as=GRAFANA_USER, volumes=volumes)),
             opts=self.child)
         self._service("grafana-service", "archon-grafana", labels, 3000)
         # scraper_namespace: where Prometheus runs (None: here); ingress_namespace: the controller, if exposed.
         ingress = [from_pods("prometheus", 3000, scraper_namespace)]
         if ingress_namespace:
-            ingress.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": ingress_namespace}))],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=3000, protocol="TCP")]))
+            ingress.append(from_namespace(ingress_namespace, 3000))
         self._policy("grafana-traffic", "archon-grafana", labels, ingress=ingress,
                      egress=[to_pods("prometheus", 9090, scraper_namespace), to_pods("loki", LOKI_PORT)])
         self.url = f"http://archon-grafana.{namespace}.svc:3000"

@@ -9,6 +9,7 @@ import yaml
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import API_PORTS, NamespacedComponent, from_pods, to_cidrs, to_pods, token_exemption
+from monitoring.configs import scrape_annotations
 from monitoring.logs import ALLOY_PORT, ALLOY_STORAGE, LOKI_DATA, LOKI_PORT, alloy_config, loki_config
 from stackconfig.model import Monitoring as MonitoringSettings
 
@@ -46,7 +47,7 @@ class LogPipeline(NamespacedComponent):
             name=config.metadata.name))]
         storage = settings.storage.model_copy(update={"size": settings.loki.storage_size})
         self._statefulset("loki", "archon-loki", labels, container, volumes, storage, protect, run_as=LOKI_USER,
-                          pod_annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(LOKI_PORT)})
+                          pod_annotations=scrape_annotations(LOKI_PORT))
         self._service("loki-service", "archon-loki", labels, LOKI_PORT)
         self._policy("loki-traffic", "archon-loki", labels,
                      ingress=[from_pods("alloy", LOKI_PORT), from_pods("grafana", LOKI_PORT),
@@ -80,8 +81,7 @@ class LogPipeline(NamespacedComponent):
                                spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-            template=w.pod_template(labels=labels, annotations={"prometheus.io/scrape": "true",
-                                                                "prometheus.io/port": str(ALLOY_PORT)},
+            template=w.pod_template(labels=labels, annotations=scrape_annotations(ALLOY_PORT),
                                     containers=[container], run_as=ALLOY_USER, volumes=volumes,
                                     service_account_name=account.metadata.name,
                                     automount_service_account_token=True)),

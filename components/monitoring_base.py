@@ -91,6 +91,12 @@ def from_pods(name: str, port: int, namespace: str | None = None) -> k8s.network
         from_=[_app_peer(name, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
 
 
+def from_namespace(namespace: str, port: int) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+    """Ingress from every pod of another namespace on one port."""
+    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        from_=[_app_peer(None, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
+
+
 def to_pods(name: str, port: int, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
     """Egress to the pods of one app (by app.kubernetes.io/name), here or in another namespace."""
     return k8s.networking.v1.NetworkPolicyEgressRuleArgs(

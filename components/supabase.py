@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import recommended_labels
+from components.options import fixed_name
 
 
 class SupabaseConnection(pulumi.ComponentResource):
@@ -23,6 +24,6 @@ class SupabaseConnection(pulumi.ComponentResource):
                 labels=recommended_labels("supabase", "database", instance, "managed")),
             type="Opaque",
             string_data={"SUPABASE_URL": url, "SUPABASE_SERVICE_KEY": service_key},
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, delete_before_replace=True))
+            opts=fixed_name(self, protect=protect))
         self.secret_name = self.secret.metadata.name
         self.register_outputs({"secretName": self.secret_name})

@@ -11,6 +11,11 @@ KUBE_API = {"scheme": "https", "authorization": {"credentials_file": f"{SA_DIR}/
             "tls_config": {"ca_file": f"{SA_DIR}/ca.crt"}}
 
 
+def scrape_annotations(port: int) -> dict[str, str]:
+    """Pod annotations that the `kubernetes-pods` job reads: scrape this pod's /metrics on `port`."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port)}
+
+
 def _pods_in(namespaces: list[str]) -> dict:
     return {"role": "pod", "namespaces": {"names": namespaces}}
 

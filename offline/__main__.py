@@ -83,18 +83,21 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
     count = len(manifests(recording))
     report = json_report if fmt == "json" else text_report
     printed = report(inputs, recording, out, count, outcome)
+    # resources.json as written, read back once for the diff and the picture (the URN-keyed plan format)
+    written = json.loads((out / "resources.json").read_text()) if base is not None or graph is not None else []
     changes = None
     if base is not None and diff_base is not None:
-        changes = diff(base, json.loads((out / "resources.json").read_text()))
-        (out / "diff.json").write_text(json.dumps(diff_json(diff_base, changes), indent=2) + "\n")
+        changes = diff(base, written)
+        report_json = diff_json(diff_base, changes)
+        (out / "diff.json").write_text(json.dumps(report_json, indent=2) + "\n")
         if fmt == "json":
-            printed = json.dumps({**json.loads(printed), "diff": diff_json(diff_base, changes)["summary"]}, indent=2)
+            printed = json.dumps({**json.loads(printed), "diff": report_json["summary"]}, indent=2)
         else:
             printed += "\n\n" + diff_text(diff_base, changes)
     if graph is not None:
         findings = json.loads((out / "policy-report.json").read_text())["findings"] if outcome is not None else []
         try:
-            write_graph(graph, stack, json.loads((out / "resources.json").read_text()), findings)
+            write_graph(graph, stack, written, findings)
         except GraphError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INVALID
