@@ -63,10 +63,10 @@ application = Application(
 
 controller = IngressController(
     "traefik", install=cfg.ingress.install_controller, namespace=cfg.ingress.controller_namespace,
-    class_name=cfg.ingress.class_name, settings=cfg.ingress.controller)
+    class_name=cfg.ingress.class_name, settings=cfg.ingress.controller, charts=cfg.charts)
 cert_manager = CertManager(
     "cert-manager", install=cfg.ingress.install_cert_manager, acme_email=cfg.acme_email,
-    ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1)
+    ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1, charts=cfg.charts)
 ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
                   after=[controller, cert_manager, application])
 if cfg.monitoring.enabled:

@@ -135,7 +135,7 @@ class Backups(pulumi.ComponentResource):
             f"{name}-egress", metadata=meta(NAME),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": NAME}),
-                policy_types=["Ingress", "Egress"], ingress=[], egress=egress),
+                policy_types=["Ingress", "Egress"], egress=egress),  # no ingress rule: none allowed
             opts=child)
         self.register_outputs({"cronjob": self.cronjob.metadata.name})
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.charts import CERT_MANAGER, release_source
 from components.namespace_baseline import pod_security_labels
+from stackconfig.model import Charts
 
-CHART_VERSION = "v1.21.1"
-REPOSITORY = "https://charts.jetstack.io"
 NONROOT = 65532  # the distroless nonroot user of every cert-manager image; the chart sets no runAsUser
 ACME_SERVERS = {"letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
                 "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory"}
@@ -51,7 +51,7 @@ class CertManager(pulumi.ComponentResource):
     """cert-manager (with its CRDs) in its own restricted namespace, and the ClusterIssuers."""
 
     def __init__(self, name: str, *, install: bool, acme_email: str, ingress_class: str, replicas: int,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:CertManager", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         depends = []
@@ -61,8 +61,7 @@ class CertManager(pulumi.ComponentResource):
                                                                          labels=pod_security_labels()),
                 opts=child)
             self.release = k8s.helm.v3.Release(
-                name, chart="cert-manager", version=CHART_VERSION,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+                name, **release_source(CERT_MANAGER, charts.repository, charts.directory),
                 namespace=self.namespace.metadata.name, values=chart_values(replicas), atomic=True,
                 cleanup_on_fail=True, timeout=600, opts=child)
             depends = [self.release]

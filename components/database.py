@@ -135,7 +135,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-ingress", metadata=meta(engine.name),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                policy_types=["Ingress", "Egress"], ingress=ingress, egress=[]),
+                policy_types=["Ingress", "Egress"], ingress=ingress),  # no egress rule: none allowed
             opts=child)
         if settings.replicas > 1:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(

@@ -92,8 +92,9 @@ class Ingress(pulumi.ComponentResource):
             annotations["traefik.ingress.kubernetes.io/router.entrypoints"] = "web,websecure"
             annotations["traefik.ingress.kubernetes.io/router.middlewares"] = ",".join(
                 f"{cfg.namespace}-{m}@kubernetescrd" for m in chain)
-        if not cfg.ingress.install_controller:
-            annotations["pulumi.com/skipAwait"] = "true"  # an existing controller may not publish Ingress status
+        if not cfg.ingress.install_controller or cfg.ingress.controller.service_type != "LoadBalancer":
+            # An existing controller may not publish Ingress status, and ours has no address without a load balancer.
+            annotations["pulumi.com/skipAwait"] = "true"
         paths = [k8s.networking.v1.HTTPIngressPathArgs(
             path=path, path_type="Prefix", backend=k8s.networking.v1.IngressBackendArgs(
                 service=k8s.networking.v1.IngressServiceBackendArgs(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.charts import TRAEFIK, release_source
 from components.namespace_baseline import pod_security_labels
-from stackconfig.model import ControllerSettings
+from stackconfig.model import Charts, ControllerSettings
 
-CHART_VERSION = "41.3.0"  # Traefik v3.7.11
-REPOSITORY = "https://traefik.github.io/charts"
 NONROOT = 65532
 LOAD_BALANCER_EXEMPTION = {
     "policy.archon.io/exempt": "no-public-service-types",
@@ -35,12 +34,13 @@ def chart_values(class_name: str, settings: ControllerSettings) -> dict:
         "ingressClass": {"enabled": True, "isDefaultClass": False, "name": class_name},
         "providers": {"kubernetesCRD": {"enabled": True, "allowCrossNamespace": False},
                       "kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},
-        "ports": {"websecure": {"tls": {"enabled": True}}},
+        "ports": {"websecure": {"http": {"tls": {"enabled": True}}}},
         "metrics": {"prometheus": {"entryPoint": "metrics", "addServicesLabels": True, "addRoutersLabels": True}},
-        "service": {"type": "LoadBalancer", "annotations": dict(LOAD_BALANCER_EXEMPTION)},
+        "service": {"type": settings.service_type, "annotations": dict(LOAD_BALANCER_EXEMPTION)},
         "ingressRoute": {"dashboard": {"enabled": False}},
-        "logs": {"general": {"level": "INFO"}, "access": {"enabled": True}},
-        "globalArguments": ["--global.checknewversion=false", "--global.sendanonymoususage=false"],
+        "log": {"level": "INFO"},
+        "accessLog": {"enabled": True},
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
     }
 
 
@@ -48,7 +48,7 @@ class IngressController(pulumi.ComponentResource):
     """Traefik in its own restricted namespace; nothing when an existing ingress class is used."""
 
     def __init__(self, name: str, *, install: bool, namespace: str, class_name: str, settings: ControllerSettings,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:IngressController", name, None, opts)
         self.release = None
         if install:
@@ -58,8 +58,7 @@ class IngressController(pulumi.ComponentResource):
                                                                          labels=pod_security_labels()),
                 opts=child)
             self.release = k8s.helm.v3.Release(
-                name, chart="traefik", version=CHART_VERSION,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+                name, **release_source(TRAEFIK, charts.repository, charts.directory),
                 namespace=self.namespace.metadata.name, values=chart_values(class_name, settings), atomic=True,
                 cleanup_on_fail=True, timeout=600, opts=child)
         self.register_outputs({"installed": install})

@@ -44,12 +44,13 @@ class NamespacedComponent(pulumi.ComponentResource):
                 name="http", port=port, target_port="http", protocol="TCP")]),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
-    def _policy(self, resource: str, object_name: str, labels: dict, ingress: list, egress: list) -> None:
+    def _policy(self, resource: str, object_name: str, labels: dict, ingress: list, egress: list | None) -> None:
         k8s.networking.v1.NetworkPolicy(resource, metadata=self._meta(object_name, labels),
                                         spec=k8s.networking.v1.NetworkPolicySpecArgs(
                                             pod_selector=k8s.meta.v1.LabelSelectorArgs(
                                                 match_labels=selector_labels(labels)),
-                                            policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),
+                                            policy_types=["Ingress", "Egress"], ingress=ingress or None,
+                                            egress=egress or None),
                                         opts=self.child)
 
     def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, volumes: list,

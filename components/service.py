@@ -124,7 +124,7 @@ def _traffic(spec: AppService, selector: dict, ports: Mapping[str, int], network
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in spec.external_ports]))
     return k8s.networking.v1.NetworkPolicySpecArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector), policy_types=["Ingress", "Egress"],
-        ingress=ingress, egress=egress)
+        ingress=ingress or None, egress=egress or None)
 
 
 def _inside(inner: str, outer: str) -> bool:

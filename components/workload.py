@@ -94,7 +94,9 @@ class Probe:
             http_get=core.HTTPGetActionArgs(path=self.http_path, port=self.port) if self.http_path else None,
             tcp_socket=core.TCPSocketActionArgs(port=self.port) if self.tcp else None,
             exec_=core.ExecActionArgs(command=list(self.command)) if self.command is not None else None,
-            initial_delay_seconds=self.initial_delay_seconds,
+            # Zero values are left out: the provider's Check drops them (a typed round trip), so they never
+            # reach the cluster, the state or a policy pack.
+            initial_delay_seconds=self.initial_delay_seconds or None,
             period_seconds=self.period_seconds,
             timeout_seconds=self.timeout_seconds,
             failure_threshold=self.failure_threshold,
@@ -171,7 +173,8 @@ def container_args(spec: Container, *, init: bool = False, runs_to_completion: b
     env += [core.EnvVarArgs(name=k, value_from=core.EnvVarSourceArgs(
         secret_key_ref=core.SecretKeySelectorArgs(name=ref.secret, key=ref.key))) for k, ref in spec.secret_env.items()]
     mounts = [core.VolumeMountArgs(name=_writable_volume_name(spec, w), mount_path=w.path) for w in spec.writable_paths]
-    mounts += [core.VolumeMountArgs(name=m.volume, mount_path=m.path, read_only=m.read_only, sub_path=m.sub_path)
+    mounts += [core.VolumeMountArgs(name=m.volume, mount_path=m.path, read_only=m.read_only or None,
+                                sub_path=m.sub_path)
                for m in spec.mounts]
     probes = spec.probes
     return core.ContainerArgs(

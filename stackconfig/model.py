@@ -223,9 +223,10 @@ class GrafanaHost(_Section):
 
 
 class ControllerSettings(_Section):
-    """The Traefik controller's size."""
+    """The Traefik controller's size, and how its Service is exposed (LoadBalancer needs a load-balancer controller)."""
 
     replicas: int = Field(default=1, ge=1, le=20)
+    service_type: Literal["LoadBalancer", "NodePort"] = "LoadBalancer"
     resources: Resources = Resources.model_validate({"requests": {"cpu": "100m", "memory": "64Mi"},
                                                      "limits": {"cpu": "500m", "memory": "256Mi"}})
 
@@ -243,6 +244,13 @@ class Ingress(_Section):
     body_limit_mb: int = Field(default=50, ge=1, le=10240)
     routes: list[Route] = Field(default_factory=list)
     grafana: GrafanaHost | None = None
+
+
+class Charts(_Section):
+    """Where the Helm charts come from: their upstream repositories, one mirror repository, or a local folder."""
+
+    repository: str | None = Field(default=None, pattern=r"^(https?|oci)://[^\s/]+(/\S*)?$")
+    directory: str | None = Field(default=None, min_length=1)  # holds CHART-VERSION/ folders (helm pull --untar)
 
 
 class Images(_Section):
@@ -305,6 +313,7 @@ class StackConfig(_Section):
     databases: Databases
     monitoring: Monitoring
     ingress: Ingress = Ingress()
+    charts: Charts = Charts()
     network: Network = Network()
     quota: Quota
     limit_range: LimitRange

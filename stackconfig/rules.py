@@ -37,6 +37,7 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
     issues += _limit_range(cfg)
     issues += _quota(cfg)
     issues += _monitoring(cfg)
+    issues += _charts(cfg)
     if cfg.environment == "production":
         issues += _production(cfg)
     return issues
@@ -179,6 +180,22 @@ def _monitoring(cfg: StackConfig) -> list[ConfigIssue]:
         issues.append(ConfigIssue("ingress.grafana", cfg.ingress.grafana.host,
                                   "exposes Grafana, but monitoring.enabled is false; enable monitoring or drop it"))
     return issues
+
+
+def _charts(cfg: StackConfig) -> list[ConfigIssue]:
+    """A chart source is a mirror or a local folder, not both; a local folder holds every chart installed."""
+    from components.charts import CERT_MANAGER, TRAEFIK, local_chart_problem
+
+    charts = cfg.charts
+    if charts.repository and charts.directory:
+        return [ConfigIssue("charts.directory", charts.directory,
+                            "set either charts.repository (a mirror) or charts.directory (a local folder), not both")]
+    if not charts.directory:
+        return []
+    wanted = [chart for chart, installed in ((TRAEFIK, cfg.ingress.install_controller),
+                                             (CERT_MANAGER, cfg.ingress.install_cert_manager)) if installed]
+    return [ConfigIssue("charts.directory", charts.directory, problem)
+            for problem in (local_chart_problem(charts.directory, chart) for chart in wanted) if problem]
 
 
 def _quota(cfg: StackConfig) -> list[ConfigIssue]:

@@ -49,6 +49,13 @@ def find(plan, kind: str, name: str) -> dict:
     return found[0]
 
 
+def secret_strings(secret: dict) -> dict[str, str]:
+    """A Secret's values as text: the provider's Check turns stringData into base64 data, so manifests hold that."""
+    import base64
+
+    return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+
+
 def unavailable(message: str) -> NoReturn:
     """Skip a test whose tool or fixture is missing here; under CI=true (.ci/run installs everything) fail."""
     if os.environ.get("CI") == "true":

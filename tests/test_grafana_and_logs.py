@@ -13,7 +13,7 @@ from monitoring.configs import JOB_METRICS
 from monitoring.grafana import DASHBOARDS_DIR
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
-from tests.helpers import changed, find
+from tests.helpers import changed, find, secret_strings
 
 DASHBOARD_PANELS = {"Request rate per service", "5xx error rate per service", "p95 latency per service",
                     "Pod restarts (1h)", "CPU against limit", "Memory against limit", "Databases up", "Volume usage"}
@@ -99,7 +99,7 @@ def test_grafana_is_provisioned_with_datasources_dashboards_and_a_generated_pass
         "name": "archon-grafana-admin", "key": "admin-password"}
     assert env["GF_AUTH_ANONYMOUS_ENABLED"]["value"] == "false"
     admin = find(p, "Secret", "archon-grafana-admin")
-    password = admin["stringData"]["admin-password"]
+    password = secret_strings(admin)["admin-password"]
     assert len(password) == 32
     assert password not in yaml.safe_dump([o for o in p.manifests if o["kind"] != "Secret"])
     assert (pod["securityContext"]["runAsUser"], container["securityContext"]["readOnlyRootFilesystem"]) == (472, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import cert_manager, ingress, ingress_controller
+from components import cert_manager, charts, ingress
 from stackconfig import load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
 from tests.policy_helpers import messages
@@ -170,5 +170,5 @@ def test_an_optional_grafana_host_is_covered_and_allow_listed(tmp_path):
 
 
 def test_chart_versions_are_pinned(plans):
-    assert release(plans["staging"], "traefik")["version"] == ingress_controller.CHART_VERSION == "41.3.0"
-    assert release(plans["staging"], "cert-manager")["version"] == cert_manager.CHART_VERSION == "v1.21.1"
+    assert release(plans["staging"], "traefik")["version"] == charts.TRAEFIK.version == "41.3.0"
+    assert release(plans["staging"], "cert-manager")["version"] == charts.CERT_MANAGER.version == "v1.21.1"

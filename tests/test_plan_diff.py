@@ -64,7 +64,7 @@ def test_rotated_credentials_replace_secrets_without_showing_them(base, tmp_path
     assert {"archon-postgres-credentials", "archon-postgres-password"} <= set(replaced)
     secret_fields = replaced["archon-postgres-credentials"]["fields"]
     assert secret_fields and all(f["old"] == f["new"] == "[secret]" for f in secret_fields
-                                 if f["path"].startswith("stringData"))
+                                 if f["path"].startswith("data"))
     passwords = [r["inputs"].get("result") for r in json.loads((tmp_path / "out" / "resources.json").read_text())
                  if r["type"].startswith("random:")]
     assert not [pw for pw in passwords if pw and (pw in out or pw in json.dumps(report))]
