@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 
 from offline.analyzer import PolicyPackError
+from offline.charts import ChartValuesError, check_local_charts
 from offline.diff import DiffError, diff, diff_json, diff_text, load_base
 from offline.graph import GraphError, check_graph_target, write_graph
 from offline.policy_config import PolicyConfigError
@@ -69,9 +70,10 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
         elif policy_config is not None and not (pack_dir / "PulumiPolicy.yaml").is_file():
             raise PolicyConfigError(f"--policy-config given, but {pack_dir} has no PulumiPolicy.yaml")
         recording = run_program(inputs)
+        check_local_charts(recording, project_dir)
         outcome = (run_policies(inputs, recording, pack_dir, policy_config)
                    if (pack_dir / "PulumiPolicy.yaml").is_file() else None)
-    except (ProjectError, ProgramError, PolicyConfigError, PolicyPackError) as exc:
+    except (ProjectError, ProgramError, ChartValuesError, PolicyConfigError, PolicyPackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except Exception:  # any failure of the program is reported, never a partial plan

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
 import uuid
+from pathlib import Path
+
+import yaml
 
 AUTONAMED = "pulumi.com/autonamed"
 
@@ -31,6 +35,49 @@ def autoname(type_: str, name: str, inputs: dict) -> dict:
     meta = checked.setdefault("metadata", {})
     meta["name"] = f"{name}-{digest(type_, name)[:8]}"
     meta["annotations"] = {**(meta.get("annotations") or {}), AUTONAMED: "true"}
+    return checked
+
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+# helm.v3.Release's Check decodes the inputs into the provider's Release struct and back: every field below is
+# then present (zero when unset), an unset name is autonamed, the timeout defaults to 300 s unless skipAwait,
+# and inputs the struct does not have (the SDK's `compat`) are gone (pulumi-kubernetes helm_release.go).
+RELEASE_DEFAULTS = {
+    "allowNullValues": False, "atomic": False, "chart": "", "cleanupOnFail": False, "createNamespace": False,
+    "dependencyUpdate": False, "description": "", "devel": False, "disableCRDHooks": False,
+    "disableOpenapiValidation": False, "disableWebhooks": False, "forceUpdate": False, "keyring": "", "lint": False,
+    "namespace": "default", "postrender": "", "recreatePods": False, "renderSubchartNotes": False, "replace": False,
+    "resetValues": False, "reuseValues": False, "skipCrds": False, "verify": False, "version": "",
+    "skipAwait": False, "waitForJobs": False,
+}
+RELEASE_FIELDS = {*RELEASE_DEFAULTS, "name", "timeout", "values", "repositoryOpts", "maxHistory"}
+
+
+def check(type_: str, name: str, inputs: dict) -> dict:
+    """What the Kubernetes provider's Check returns for these inputs, which is what the engine stores and what
+    policy packs see: objects autonamed, a Secret's stringData turned into base64 data (clients.Normalize), a
+    Helm release with its defaults."""
+    if type_ == RELEASE:
+        return _check_release(name, inputs)
+    checked = autoname(type_, name, inputs)
+    if is_kubernetes_object(type_, checked) and checked.get("kind") == "Secret" and checked.get("stringData"):
+        checked = copy.deepcopy(checked)
+        data = checked.get("data") or {}
+        for key, value in checked.pop("stringData").items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        checked["data"] = data
+    return checked
+
+
+def _check_release(name: str, inputs: dict) -> dict:
+    checked = RELEASE_DEFAULTS | {key: value for key, value in inputs.items() if key in RELEASE_FIELDS}
+    if not checked.get("name"):
+        checked["name"] = f"{name}-{digest(RELEASE, name)[:8]}"
+    if not checked["skipAwait"] and "timeout" not in checked:
+        checked["timeout"] = 300
+    chart_file = Path(str(checked["chart"])) / "Chart.yaml"
+    if chart_file.is_file():  # a local chart: Check reads the version from it
+        checked["version"] = str((yaml.safe_load(chart_file.read_text()) or {}).get("version", ""))
     return checked
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,12 +93,24 @@ def _apply_declaration(inputs: StackInputs, values: dict, key: str, decl: Any, s
             raise ProjectError(f"Stack '{inputs.stack}' is missing configuration value '{key}'")
         return
     value = values[key]
-    expected = _TYPES[decl["type"]]
     if _is_secure(value):
         return
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+    if not _cli_accepts(decl["type"], value):
         raise ProjectError(f"Stack '{inputs.stack}' with configuration key '{key}' must be of type "
                            f"'{decl['type']}' (got {value!r} in {stack_file})")
+
+
+def _cli_accepts(type_name: str, value: Any) -> bool:
+    """The CLI's check (workspace.ValidateConfigValue) on the value as the CLI stores it: scalars as their text,
+    so `"false"` passes as a boolean and `"3"` as an integer, and YAML's `true` passes as a string."""
+    if isinstance(value, (dict, list)):
+        return type_name == "array" and isinstance(value, list)
+    text = "true" if value is True else "false" if value is False else "" if value is None else str(value)
+    if type_name == "integer":
+        return re.fullmatch(r"[+-]?\d+", text) is not None
+    if type_name == "boolean":
+        return text in ("true", "false")
+    return type_name == "string"
 
 
 def _encode(inputs: StackInputs, key: str, value: Any) -> tuple[bool, str]:

@@ -77,7 +77,7 @@ class RecordingMonitor(MockMonitor):
         response = super().RegisterResource(request)
         _ensure_event_loop()
         raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
-        inputs = fakes.autoname(request.type, request.name, _ints(_plain(raw)))
+        inputs = fakes.check(request.type, request.name, _ints(_plain(raw)))
         options = {
             "protect": bool(request.protect),
             "retainOnDelete": bool(request.retainOnDelete),

@@ -15,14 +15,14 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py", "components",
-                 "docker", "monitoring", "policies", "scripts", "stackconfig")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "docker", "monitoring", "policies", "scripts",
+                 "stackconfig")
 
 
 def copy_project(dest: Path) -> Path:
     """Copy the Pulumi project (program, stacks, components, config code, policy pack) into dest."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
+    for name in (*PROJECT_FILES, *sorted(path.name for path in ROOT.glob("Pulumi.*.yaml"))):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)

@@ -88,7 +88,8 @@ def test_invalid_config_exits_2_with_one_message_and_writes_nothing(project_copy
 def test_unknown_stack_names_the_stacks_that_exist():
     result = run_cli("plan", "--stack", "qa")
     assert result.returncode == 2
-    assert "no stack file Pulumi.qa.yaml" in result.stderr and "stacks here: production, staging" in result.stderr
+    assert "no stack file Pulumi.qa.yaml" in result.stderr
+    assert "stacks here: local, production, staging" in result.stderr
 
 
 def test_wrong_type_for_a_declared_key_is_refused_like_the_cli(project_copy, tmp_path):
