@@ -96,7 +96,7 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
         self.statefulset = k8s.apps.v1.StatefulSet(
-            name, metadata=meta(engine.name),
+            name, metadata=meta(engine.name, annotations=w.controller_annotations()),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=settings.replicas,
                 service_name=self.headless.metadata.name,

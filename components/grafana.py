@@ -62,7 +62,7 @@ class Grafana(NamespacedComponent):
                        name=provisioning.metadata.name)),
                    k8s.core.v1.VolumeArgs(name="dashboards", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                        name=boards.metadata.name))]
-        k8s.apps.v1.Deployment("grafana", metadata=self._meta("archon-grafana", labels),
+        k8s.apps.v1.Deployment("grafana", metadata=self._meta("archon-grafana", labels, w.controller_annotations()),
                                spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(

@@ -77,7 +77,8 @@ class LogPipeline(NamespacedComponent):
         volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
             name=config.metadata.name))]
         # One replica: without Alloy clustering, a second one would ship every line twice.
-        k8s.apps.v1.Deployment("alloy", metadata=self._meta("archon-alloy", labels, token_exemption("Grafana Alloy")),
+        k8s.apps.v1.Deployment("alloy", metadata=self._meta("archon-alloy", labels,
+                                                            w.controller_annotations(token_exemption("Grafana Alloy"))),
                                spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),

@@ -102,7 +102,7 @@ class Monitoring(NamespacedComponent):
             probes=w.Probes(readiness=w.Probe(http_path="/readyz", port="telemetry"),
                             liveness=w.Probe(http_path="/livez", port="http")))
         k8s.apps.v1.Deployment("kube-state-metrics", metadata=self._meta(
-            "archon-kube-state-metrics", labels, token_exemption("kube-state-metrics")),
+            "archon-kube-state-metrics", labels, w.controller_annotations(token_exemption("kube-state-metrics"))),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(

@@ -58,7 +58,7 @@ class NamespacedComponent(pulumi.ComponentResource):
                      annotations: dict | None = None, run_as: w.RunAs = NOBODY,
                      pod_annotations: dict | None = None) -> None:
         k8s.apps.v1.StatefulSet(
-            resource, metadata=self._meta(object_name, labels, annotations),
+            resource, metadata=self._meta(object_name, labels, w.controller_annotations(annotations)),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=1, service_name=object_name, pod_management_policy="OrderedReady",
                 update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),

@@ -52,7 +52,8 @@ class Service(pulumi.ComponentResource):
             label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector))
             for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")] if spread else None
         self.deployment = k8s.apps.v1.Deployment(
-            name, metadata=meta(spec.name),
+            name, metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.name, namespace=namespace, labels=labels,
+                                                      annotations=w.controller_annotations()),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=None if autoscaled else settings.replicas,  # the HPA owns the count when it runs
                 revision_history_limit=REVISION_HISTORY, progress_deadline_seconds=600,

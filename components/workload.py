@@ -29,6 +29,16 @@ _ALLOWED_VOLUME_SOURCES = ("config_map", "secret", "persistent_volume_claim", "e
                            "downward_api", "ephemeral", "csi")
 
 
+# Pulumi takes back the fields it declares when someone changed them by hand (`kubectl scale`, `kubectl edit`):
+# without it, server-side apply refuses the next up with a field-manager conflict on those fields.
+RECLAIM_DRIFT = {"pulumi.com/patchForce": "true"}
+
+
+def controller_annotations(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Annotations of a Deployment or StatefulSet: the caller's, plus RECLAIM_DRIFT."""
+    return {**(extra or {}), **RECLAIM_DRIFT}
+
+
 class WorkloadSpecError(ValueError):
     """A component asked the builder for something the secure defaults do not allow."""
 

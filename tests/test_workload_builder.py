@@ -179,3 +179,13 @@ def test_secret_env_is_a_secret_key_ref_on_the_wire(workloads):
     assert env["OPENAI_API_KEY"] == {"name": "OPENAI_API_KEY", "valueFrom": {
         "secretKeyRef": {"key": "openai-api-key", "name": "archon-secrets"}}}
     assert env["ARCHON_SERVER_PORT"] == {"name": "ARCHON_SERVER_PORT", "value": "8181"}
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_deployment_and_statefulset_takes_back_hand_edited_fields(plans, stack):
+    # Without patchForce, server-side apply refuses the up after a `kubectl scale` with a field conflict.
+    controllers = plans[stack].objects("Deployment") + plans[stack].objects("StatefulSet")
+    assert len(controllers) >= 10
+    for obj in controllers:
+        annotations = obj["metadata"].get("annotations") or {}
+        assert annotations.get("pulumi.com/patchForce") == "true", obj["metadata"]["name"]
