@@ -7,7 +7,7 @@ STACK ?= staging
 OUT ?= build/$(STACK)
 
 .PHONY: plan preview up deploy-staging deploy-production smoke test lint bench bench-policy checkov rules-table \
-	backup restore venv lock clean
+	backup restore venv lock clean e2e-tools cluster-up cluster-down e2e bench-e2e
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed (GRAPH=file.svg draws it)
@@ -85,6 +85,26 @@ backup:
 restore:
 	@test -n "$(BACKUP_FILE)" || { echo "usage: make restore STACK=... BACKUP_FILE=postgres-....dump" >&2; exit 2; }
 	scripts/db-job.sh restore $(STACK) $(BACKUP_FILE)
+
+## e2e-tools: build the real-engine toolchain from Go modules (cached in ~/.cache/archon-e2e), print versions
+e2e-tools:
+	scripts/e2e-tools.sh
+
+## cluster-up, cluster-down: the local control plane on loopback (kubeconfig build/e2e/kubeconfig)
+cluster-up: e2e-tools
+	scripts/cluster.sh up
+cluster-down:
+	scripts/cluster.sh down
+
+## e2e: the real Pulumi CLI and provider against the local control plane, every scenario, then stop it all
+e2e: $(VENV)/.installed e2e-tools
+	scripts/cluster.sh up
+	status=0; $(PY) -m pytest -m e2e tests/e2e $(E2E_ARGS) || status=$$?; scripts/cluster.sh down; exit $$status
+
+## bench-e2e: real preview and up of the local stack against the offline plan, and their longest wait chains
+bench-e2e: $(VENV)/.installed e2e-tools
+	scripts/cluster.sh up
+	status=0; $(PY) benchmarks/e2e_benchmark.py || status=$$?; scripts/cluster.sh down; exit $$status
 
 ## venv: create .venv with the pinned requirements (the Pulumi CLI uses the same one)
 venv: $(VENV)/.installed

@@ -1,0 +1,235 @@
+"""The program through the real Pulumi CLI, engine and provider, on the local control plane, in order:
+bad config, preview against the offline plan, up, idempotence, a change, a what-if, drift, a backup Job,
+protection, teardown. Each asserts the cluster's state through the API, not the CLI's words.
+
+Not real here (README, "The real engine"): no container runs, NetworkPolicies are not enforced, no image is
+pulled, the language host and the random provider are stand-ins, cert-manager and load balancers are stages.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+
+import pytest
+
+from e2e import compare, harness
+from e2e.paths import SHARED
+
+pytestmark = pytest.mark.usefixtures("cluster")
+NAMESPACE = "archon-local"
+CONTROLLER_NAMESPACE = "traefik"
+
+
+def ops(run: harness.Run) -> dict[str, str]:
+    """URN -> the step the engine took (create, update, replace, same, delete ...), from its events."""
+    out = {}
+    for event in run.events:
+        pre = event.get("resource_pre_event")
+        if pre and not pre["metadata"]["type"].startswith("pulumi:providers:"):
+            out[pre["metadata"]["urn"]] = pre["metadata"]["op"]
+    return out
+
+
+def offline(tmp_path, *sets: str, extra: tuple[str, ...] = ()) -> dict:
+    """The offline plan of the same project and config; its resources, outputs and stderr."""
+    done = harness.offline_plan(tmp_path, "local", sets, *extra)
+    resources = json.loads((tmp_path / "resources.json").read_text()) if done.returncode != 2 else []
+    outputs = json.loads((tmp_path / "outputs.json").read_text()) if done.returncode != 2 else {}
+    return {"code": done.returncode, "stderr": done.stderr, "resources": resources, "outputs": outputs}
+
+
+def namespace_exists(name: str) -> bool:
+    return harness.kubectl("get", "namespace", name, check=False).returncode == 0
+
+
+def wait_gone(*namespaces: str) -> None:
+    for name in namespaces:
+        harness.kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=120s", check=False)
+        assert not namespace_exists(name), f"namespace {name} is still there (stuck terminating?)"
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("archon:services.server.replcas=1",
+     "archon:services.server.replcas = 1: unknown key; did you mean 'replicas'?"),
+    ("archon:services.server.replicas=-1",
+     "archon:services.server.replicas = -1: must be at least 0"),
+])
+def test_bad_config_fails_with_the_offline_message_and_creates_nothing(tmp_path, assignment, message):
+    plan = offline(tmp_path, assignment)
+    assert plan["code"] == 2 and message in plan["stderr"]
+    for operation in ("preview", "up"):
+        run = harness.pulumi(operation, sets=(assignment,))
+        assert run.returncode != 0
+        assert message in run.output, run.output[-2000:]
+    assert not namespace_exists(NAMESPACE)
+    assert harness.objects("clusterissuers") == []
+
+
+def test_preview_with_the_policy_pack_matches_the_offline_plan(tmp_path):
+    run = harness.pulumi("preview", "--policy", events=True)
+    assert run.returncode == 0, run.output[-3000:]
+    mandatory = [e["policy_event"] for e in run.events
+                 if e.get("policy_event") and e["policy_event"]["enforcement_level"] == "mandatory"]
+    assert mandatory == []
+    advisory = {e["policy_event"]["policy_name"] for e in run.events if e.get("policy_event")}
+    assert advisory == {"exempted-findings"}  # the three justified API-token exemptions, as offline
+    plan = offline(tmp_path)
+    assert plan["code"] == 0, plan["stderr"]
+    differences = compare.compare(compare.real_steps(run.events), compare.offline_steps(plan["resources"]))
+    assert differences == []
+    assert len(compare.real_steps(run.events)) == len(plan["resources"])
+
+
+def test_up_rolls_everything_out_with_no_pod_refused(tmp_path):
+    run = harness.pulumi("up", "--policy", events=True)
+    assert run.returncode == 0, run.output[-3000:]
+    for kind in ("deployments", "statefulsets"):
+        for workload in harness.objects(kind, NAMESPACE) + harness.objects(kind, CONTROLLER_NAMESPACE):
+            name, spec, status = workload["metadata"]["name"], workload["spec"], workload.get("status", {})
+            assert status.get("observedGeneration") == workload["metadata"]["generation"], name
+            assert status.get("readyReplicas", 0) == spec["replicas"] == status.get("updatedReplicas"), name
+    refused = [e for e in harness.objects("events", NAMESPACE) + harness.objects("events", CONTROLLER_NAMESPACE)
+               if "PodSecurity" in e.get("message", "") or e.get("reason") == "FailedCreate"]
+    assert refused == []
+    for replica_set in harness.objects("replicasets", NAMESPACE):
+        assert not [c for c in replica_set.get("status", {}).get("conditions", []) if c["type"] == "ReplicaFailure"]
+    # Traefik came from the local chart folder, and Helm recorded the pinned chart version as deployed.
+    release = next(s for s in harness.objects("secrets", CONTROLLER_NAMESPACE)
+                   if s["metadata"].get("labels", {}).get("owner") == "helm")
+    record = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(release["data"]["release"]))))
+    assert record["info"]["status"] == "deployed" and record["chart"]["metadata"]["version"] == "41.3.0"
+    steps = compare.real_steps(run.events)
+    (chart,) = [s["inputs"]["chart"] for s in steps.values() if s["type"] == "kubernetes:helm.sh/v3:Release"]
+    assert chart == str(SHARED / "charts" / "traefik-41.3.0")
+    # The stack's outputs are the offline plan's.
+    outputs = json.loads(harness.pulumi("outputs").stdout.splitlines()[-1])
+    assert outputs == offline(tmp_path)["outputs"]
+
+
+def test_second_preview_has_no_changes_and_refresh_finds_no_drift():
+    preview = harness.pulumi("preview", "--policy", "--expect-no-changes")
+    assert preview.returncode == 0, preview.output[-3000:]
+    refresh = harness.pulumi("refresh", "--expect-no-changes")
+    assert refresh.returncode == 0, refresh.output[-3000:]
+
+
+def test_a_replica_change_updates_the_deployment_in_place():
+    before = harness.objects("deployments", NAMESPACE)
+    uid = {d["metadata"]["name"]: d["metadata"]["uid"] for d in before}
+    run = harness.pulumi("up", sets=("archon:services.frontend.replicas=2",), events=True)
+    assert run.returncode == 0, run.output[-3000:]
+    steps = {urn.rsplit("::", 1)[-1]: op for urn, op in ops(run).items() if op != "same"}
+    # The Deployment is patched; two replicas also bring the PodDisruptionBudget the builder adds.
+    assert steps == {"archon-frontend": "update", "archon-frontend-pdb": "create"}
+    frontend = next(d for d in harness.objects("deployments", NAMESPACE) if d["metadata"]["name"] == "archon-frontend")
+    assert frontend["spec"]["replicas"] == 2 and frontend["status"]["readyReplicas"] == 2
+    assert frontend["metadata"]["uid"] == uid["archon-frontend"]
+    back = harness.pulumi("up")
+    assert back.returncode == 0 and back.changes.get("update") == 1 and back.changes.get("delete") == 1
+
+
+def test_a_storage_class_change_replaces_what_the_offline_diff_predicted(tmp_path):
+    change = "archon:databases.postgres.storage.storageClass=fast"
+    base = offline(tmp_path / "base")
+    assert base["code"] == 0
+    what_if = offline(tmp_path / "what-if", change, extra=("--diff", str(tmp_path / "base")))
+    assert what_if["code"] == 0, what_if["stderr"]
+    predicted = json.loads((tmp_path / "what-if" / "diff.json").read_text())["changes"]
+    replaced = {c["urn"] for c in predicted if c["action"] == "replace"}
+    data_loss = {c["urn"] for c in predicted if c["dataLoss"]}
+    run = harness.pulumi("preview", sets=(change,), events=True)
+    assert run.returncode == 0, run.output[-3000:]
+    real = {urn for urn, op in ops(run).items() if op in ("replace", "create-replacement", "delete-replaced")}
+    assert real == replaced and replaced
+    assert data_loss <= real and all("StatefulSet" in urn or "PersistentVolumeClaim" in urn for urn in data_loss)
+    assert {urn for urn, op in ops(run).items() if op == "update"} == {
+        c["urn"] for c in predicted if c["action"] == "update"}
+
+
+def test_drift_shows_in_a_refreshing_preview_and_the_next_up_restores_it():
+    # Hand edits of fields the program declares: the replica count, and one of its labels. (A label the program
+    # never declared is another manager's under server-side apply, and stays.)
+    before = next(d for d in harness.objects("deployments", NAMESPACE) if d["metadata"]["name"] == "archon-server")
+    label = "app.kubernetes.io/part-of"
+    harness.kubectl("scale", "deployment/archon-server", "--replicas=3", "-n", NAMESPACE)
+    harness.kubectl("label", "--overwrite", "deployment/archon-server", f"{label}=edited-by-hand", "-n", NAMESPACE)
+    preview = harness.pulumi("preview", "--refresh", events=True)
+    assert preview.returncode == 0, preview.output[-3000:]
+    drifted = {urn.rsplit("::", 1)[-1] for urn, op in ops(preview).items() if op == "update"}
+    assert drifted == {"archon-server"}
+    run = harness.pulumi("up", "--refresh")
+    assert run.returncode == 0, run.output[-3000:]
+    assert "conflict" not in run.output.lower()
+    server = next(d for d in harness.objects("deployments", NAMESPACE) if d["metadata"]["name"] == "archon-server")
+    assert server["spec"]["replicas"] == before["spec"]["replicas"] == 1
+    assert server["metadata"]["labels"][label] == before["metadata"]["labels"][label] != "edited-by-hand"
+    assert harness.pulumi("preview", "--refresh", "--expect-no-changes").returncode == 0
+
+
+def test_a_job_from_the_backup_cronjob_is_admitted_and_completes():
+    harness.kubectl("create", "job", "archon-backup-e2e", "--from=cronjob/archon-db-backup", "-n", NAMESPACE)
+    try:
+        done = harness.kubectl("wait", "--for=condition=complete", "job/archon-backup-e2e", "-n", NAMESPACE,
+                               "--timeout=120s", check=False)
+        assert done.returncode == 0, done.stderr
+        job = next(j for j in harness.objects("jobs", NAMESPACE) if j["metadata"]["name"] == "archon-backup-e2e")
+        assert job["status"]["succeeded"] == 1 and not job["status"].get("failed")
+    finally:
+        harness.kubectl("delete", "job", "archon-backup-e2e", "-n", NAMESPACE, "--wait=true", check=False)
+
+
+def test_protected_resources_refuse_destroy_and_retained_ones_outlive_it(tmp_path):
+    protect = "archon:protectStatefulResources=true"
+    plan = offline(tmp_path, protect)
+    protected = {r["urn"] for r in plan["resources"] if r["options"]["protect"]}
+    retained = [r for r in plan["resources"] if r["options"]["retainOnDelete"] and r["type"].startswith("kubernetes:")]
+    assert protected and retained
+    up = harness.pulumi("up", sets=(protect,))
+    assert up.returncode == 0, up.output[-3000:]
+    refused = harness.pulumi("destroy", sets=(protect,))
+    assert refused.returncode != 0
+    # The engine deletes what is not protected, dependents first, and refuses each protected resource it
+    # reaches: those no other protected resource depends on (what they depend on is never reached).
+    frontier = protected - {dep for r in plan["resources"] if r["urn"] in protected for dep in r["dependencies"]}
+    named = set(re.findall(r"pulumi state unprotect '([^']+)'", refused.output))
+    assert named == frontier and any("StatefulSet" in urn for urn in named)
+    for resource in plan["resources"]:
+        if resource["urn"] in protected and resource["type"].startswith("kubernetes:"):
+            meta = resource["inputs"]["metadata"]
+            scope = ["-n", meta["namespace"]] if meta.get("namespace") else []
+            found = harness.kubectl("get", resource["inputs"]["kind"], meta["name"], *scope, check=False)
+            assert found.returncode == 0, f"protected {resource['urn']} is gone"
+    assert harness.pulumi("unprotect", sets=(protect,)).returncode == 0
+    destroyed = harness.pulumi("destroy", sets=(protect,))
+    assert destroyed.returncode == 0, destroyed.output[-3000:]
+    for resource in retained:
+        meta = resource["inputs"]["metadata"]
+        scope = ["-n", meta["namespace"]] if meta.get("namespace") else []
+        kind = resource["inputs"]["kind"]
+        assert harness.kubectl("get", kind, meta["name"], *scope, check=False).returncode == 0, (kind, meta)
+    # Clean up by hand what was retained on purpose, for the teardown scenario.
+    harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    wait_gone(NAMESPACE)
+
+
+def test_destroy_leaves_nothing_and_a_new_up_succeeds(tmp_path):
+    plan = offline(tmp_path)
+    manifests = [r["inputs"] for r in plan["resources"]
+                 if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]]
+    for attempt in ("first", "again"):
+        up = harness.pulumi("up")
+        assert up.returncode == 0, f"{attempt} up: {up.output[-3000:]}"
+        destroy = harness.pulumi("destroy")
+        assert destroy.returncode == 0, f"{attempt} destroy: {destroy.output[-3000:]}"
+        wait_gone(NAMESPACE, CONTROLLER_NAMESPACE)
+        for manifest in manifests:
+            if manifest["metadata"].get("namespace"):
+                continue  # their namespaces are gone, so are they
+            name = manifest["metadata"]["name"]
+            assert harness.kubectl("get", manifest["kind"], name, check=False).returncode != 0, (manifest["kind"], name)
+    volumes = [v["metadata"]["name"] for v in harness.objects("persistentvolumes")
+               if v["spec"].get("claimRef", {}).get("namespace") == NAMESPACE]
+    assert volumes == []  # the claims went with the namespace, and their volumes (reclaim policy Delete) too
