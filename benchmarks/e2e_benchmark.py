@@ -29,20 +29,27 @@ def short(urn: str, types: dict[str, str]) -> str:
 
 
 def step_times(events: list[dict]) -> dict[str, tuple[float, float]]:
-    """URN -> (step started, step finished) in the real up, from resource_pre_event and res_outputs_event."""
+    """URN -> (step started, step finished) in the real up, from resource_pre_event and res_outputs_event.
+    A component's step is its registration (its children wait for that, not for it to finish), so it
+    finishes when it starts; the stack, which finishes last by definition, is left out."""
     started: dict[str, float] = {}
     finished: dict[str, float] = {}
     for event in events:
         for kind, into in (("resource_pre_event", started), ("res_outputs_event", finished)):
             step = event.get(kind)
-            if step and not step["metadata"]["type"].startswith("pulumi:providers:"):
-                into[step["metadata"]["urn"]] = event["received"]
+            meta = step["metadata"] if step else {}
+            if not step or meta["type"].startswith("pulumi:providers:") or meta["type"] == "pulumi:pulumi:Stack":
+                continue
+            into.setdefault(meta["urn"], event["received"])
+            if kind == "resource_pre_event" and not (meta.get("new") or {}).get("custom"):
+                finished.setdefault(meta["urn"], event["received"])
     return {urn: (started[urn], finished[urn]) for urn in started if urn in finished}
 
 
 def wait_chain(times: dict[str, tuple[float, float]], deployment: dict) -> list[tuple[str, float]]:
-    """The chain of waits that ended the up: from the last resource to finish, back through the dependency
-    (or parent) that finished last before each one started. Each link: (URN, seconds its own step took)."""
+    """The chain of waits that ended the up: from the last resource to finish, back through the dependency or
+    parent that finished last before it started (a child is registered once its parent is, and a resource
+    once its dependencies are done). Each link: (URN, seconds its own step took)."""
     edges = {r["urn"]: set(r.get("dependencies") or []) | ({r["parent"]} if r.get("parent") else set())
              for r in deployment["resources"]}
 
