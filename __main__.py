@@ -6,7 +6,7 @@ import pulumi
 
 from components.application import Application
 from components.backups import Backups
-from components.cert_manager import CertManager
+from components.cert_manager import CertManager, issuer_name
 from components.database import Database
 from components.database_engines import ENGINES
 from components.ingress import Ingress
@@ -22,6 +22,15 @@ except ConfigError as error:
     # RunError stops the program with the message alone, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
 
+controller = IngressController(
+    "traefik", install=cfg.ingress.install_controller, namespace=cfg.ingress.controller_namespace,
+    class_name=cfg.ingress.class_name, settings=cfg.ingress.controller, charts=cfg.charts)
+cert_manager = CertManager(
+    "cert-manager", install=cfg.ingress.install_cert_manager, issuer=cfg.ingress.tls_issuer,
+    issuer_object=issuer_name(cfg.namespace, cfg.ingress.tls_issuer), acme_email=cfg.acme_email,
+    ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1, charts=cfg.charts)
+# The app namespace waits for cert-manager, so a destroy deletes it (and the Challenges whose finalizers
+# cert-manager removes) while cert-manager still runs.
 baseline = NamespaceBaseline(
     "archon",
     namespace=cfg.namespace,
@@ -29,6 +38,8 @@ baseline = NamespaceBaseline(
     quota=cfg.quota,
     limit_range=cfg.limit_range,
     protect=cfg.protect_stateful_resources,
+    dns=cfg.network.dns,
+    after=[cert_manager],
 )
 
 databases = {
@@ -61,13 +72,8 @@ application = Application(
     openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
     opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
-controller = IngressController(
-    "traefik", install=cfg.ingress.install_controller, namespace=cfg.ingress.controller_namespace,
-    class_name=cfg.ingress.class_name, settings=cfg.ingress.controller, charts=cfg.charts)
-cert_manager = CertManager(
-    "cert-manager", install=cfg.ingress.install_cert_manager, acme_email=cfg.acme_email,
-    ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1, charts=cfg.charts)
 ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
+                  issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer),
                   after=[controller, cert_manager, application])
 if cfg.monitoring.enabled:
     monitoring = Monitoring(
@@ -86,6 +92,7 @@ if cfg.monitoring.enabled:
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("urls", ingress.urls)
+pulumi.export("ingressAddress", ingress.address)  # point the domain's DNS here
 pulumi.export("namespace", baseline.namespace_name)
 pulumi.export("domain", cfg.domain)
 pulumi.export("databases", {key: {"host": db.host, "port": db.port, "secretName": db.secret_name,

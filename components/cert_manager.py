@@ -1,4 +1,4 @@
-"""CertManager: cert-manager from its Helm chart, hardened, and the ClusterIssuers the stacks use."""
+"""CertManager: cert-manager from its Helm chart, hardened, and the stack's own ClusterIssuer."""
 
 from __future__ import annotations
 
@@ -42,42 +42,47 @@ def chart_values(replicas: int) -> dict:
     return values
 
 
+def issuer_name(namespace: str, issuer: str) -> str:
+    """The stack's ClusterIssuer: named after its namespace, so stacks sharing a cluster (or its existing
+    cert-manager) never claim one another's, e.g. archon-staging-letsencrypt-staging."""
+    return f"{namespace}-{issuer}"
+
+
 def solver_pod_template() -> dict:
     """The HTTP-01 solver pods: this block replaces their securityContext, so it repeats all of it."""
     return {"spec": {"securityContext": dict(POD_SECURITY)}}
 
 
 class CertManager(pulumi.ComponentResource):
-    """cert-manager (with its CRDs) in its own restricted namespace, and the ClusterIssuers."""
+    """cert-manager (with its CRDs) in its own restricted namespace when asked, and the stack's ClusterIssuer."""
 
-    def __init__(self, name: str, *, install: bool, acme_email: str, ingress_class: str, replicas: int,
-                 charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, install: bool, issuer: str, issuer_object: str, acme_email: str,
+                 ingress_class: str, replicas: int, charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:CertManager", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         depends = []
+        self.release = None
         if install:
             self.namespace = k8s.core.v1.Namespace(
                 f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name="cert-manager",
                                                                          labels=pod_security_labels()),
                 opts=child)
+            # A fixed release name: the CRDs it keeps on uninstall carry it, and a reinstall under another
+            # (autonamed) name would fail Helm's ownership check on them.
             self.release = k8s.helm.v3.Release(
-                name, **release_source(CERT_MANAGER, charts.repository, charts.directory),
+                name, name="cert-manager", **release_source(CERT_MANAGER, charts.repository, charts.directory),
                 namespace=self.namespace.metadata.name, values=chart_values(replicas), atomic=True,
                 cleanup_on_fail=True, timeout=600, opts=child)
             depends = [self.release]
-        # Custom resources wait for the release, so their CRDs exist before them.
-        after = pulumi.ResourceOptions(parent=self, depends_on=depends)
-        self.issuers = {}
-        for issuer, server in ACME_SERVERS.items():
-            self.issuers[issuer] = k8s.apiextensions.CustomResource(
-                f"{name}-{issuer}", api_version="cert-manager.io/v1", kind="ClusterIssuer",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
-                spec={"acme": {"server": server, "email": acme_email,
-                               "privateKeySecretRef": {"name": f"{issuer}-account-key"},
-                               "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class,
-                                                                   "podTemplate": solver_pod_template()}}}]}},
-                opts=after)
-        self.issuers["selfsigned"] = k8s.apiextensions.CustomResource(
-            f"{name}-selfsigned", api_version="cert-manager.io/v1", kind="ClusterIssuer",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="selfsigned"), spec={"selfSigned": {}}, opts=after)
-        self.register_outputs({"issuers": list(self.issuers)})
+        # The issuer waits for the release, so its CRD exists before it.
+        spec: dict = {"selfSigned": {}}
+        if issuer in ACME_SERVERS:
+            spec = {"acme": {"server": ACME_SERVERS[issuer], "email": acme_email,
+                             "privateKeySecretRef": {"name": f"{issuer_object}-account-key"},
+                             "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class,
+                                                                 "podTemplate": solver_pod_template()}}}]}}
+        self.issuer = k8s.apiextensions.CustomResource(
+            f"{name}-{issuer}", api_version="cert-manager.io/v1", kind="ClusterIssuer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer_object), spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+        self.register_outputs({"issuer": issuer_object})

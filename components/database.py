@@ -117,7 +117,7 @@ class Database(pulumi.ComponentResource):
                             requests={"storage": settings.storage.size})))],
             ),
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect,
-                                        delete_before_replace=True),
+                                        delete_before_replace=True, custom_timeouts=w.rollout_timeouts(engine.probes)),
         )
 
         peers = [k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(

@@ -34,7 +34,7 @@ class Grafana(NamespacedComponent):
         self.admin_secret = k8s.core.v1.Secret(
             "grafana-admin", metadata=self._meta("archon-grafana-admin", labels), type="Opaque",
             string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=fixed_name(self))
+            opts=pulumi.ResourceOptions.merge(self.child, fixed_name(self)))
         provisioning = k8s.core.v1.ConfigMap(
             "archon-grafana-provisioning", metadata=self._autonamed(labels),
             data={"datasources.yaml": yaml.safe_dump(datasources(prometheus_url, loki_url), sort_keys=False),

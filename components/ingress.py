@@ -9,6 +9,8 @@ from components.labels import recommended_labels
 from stackconfig.model import StackConfig
 
 TLS_SECRET = "archon-tls"
+SOLVER_LABEL = "acme.cert-manager.io/http01-solver"  # on the pods cert-manager starts for HTTP-01 challenges
+SOLVER_PORT = 8089
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
        "form-action 'self'")
@@ -21,7 +23,6 @@ def middlewares(cfg: StackConfig) -> dict[str, dict]:
     """The Traefik middleware specs every route gets, by name."""
     production = cfg.environment == "production"
     return {
-        "redirect-https": {"redirectScheme": {"scheme": "https", "permanent": True}},
         "security-headers": {"headers": {
             "stsSeconds": 31536000 if production else 86400, "stsIncludeSubdomains": production,
             "stsPreload": production, "forceSTSHeader": True, "frameDeny": True, "contentTypeNosniff": True,
@@ -35,12 +36,16 @@ def middlewares(cfg: StackConfig) -> dict[str, dict]:
 
 
 class Ingress(pulumi.ComponentResource):
-    """Certificate (awaited until Ready), middlewares, the app Ingress and the optional Grafana Ingress."""
+    """Certificate, middlewares, the app Ingress and the optional Grafana Ingress, and the HTTP-01 solver's way in.
+
+    Nothing waits for the certificate: until cert-manager issues it, Traefik serves its default certificate, and a
+    certificate that cannot be issued shows on the Certificate's status instead of failing the up.
+    """
 
     urls: dict[str, str]
 
     def __init__(self, name: str, *, cfg: StackConfig, namespace: pulumi.Input[str], instance: str,
-                 after: list[pulumi.Resource], opts: pulumi.ResourceOptions | None = None) -> None:
+                 issuer: str, after: list[pulumi.Resource], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Ingress", name, None, opts)
         # Children wait for `after` themselves (the CRDs' releases, the services): a component's own
         # depends_on does not reach its children.
@@ -66,12 +71,13 @@ class Ingress(pulumi.ComponentResource):
         hosts = [cfg.domain] + ([ingress.grafana.host] if ingress.grafana else [])
         self.certificate = k8s.apiextensions.CustomResource(
             f"{name}-certificate", api_version="cert-manager.io/v1", kind="Certificate",
-            metadata=meta(TLS_SECRET, {"pulumi.com/waitFor": "condition=Ready", "pulumi.com/timeoutSeconds": "900"}),
-            spec={"secretName": TLS_SECRET, "dnsNames": hosts,
-                  "issuerRef": {"kind": "ClusterIssuer", "name": ingress.tls_issuer}},
+            metadata=meta(TLS_SECRET),
+            spec={"secretName": TLS_SECRET, "dnsNames": hosts, "issuerRef": {"kind": "ClusterIssuer", "name": issuer}},
             opts=child)
+        if ingress.tls_issuer.startswith("letsencrypt"):
+            self._solver_policy(f"{name}-acme-solver", namespace, labels, ingress.controller_namespace)
 
-        chain = ["redirect-https", "security-headers", "rate-limit", "compress", "body-limit"]
+        chain = ["security-headers", "rate-limit", "compress", "body-limit"]
         routes = dict(ROUTES) | {route.path: (route.service, route.port) for route in ingress.routes}
         self.ingress = self._ingress(f"{name}-app", "archon", cfg, namespace, labels, cfg.domain, routes, chain,
                                      traefik)
@@ -83,13 +89,34 @@ class Ingress(pulumi.ComponentResource):
                      "health": f"https://{cfg.domain}/health", "mcp": f"https://{cfg.domain}/mcp"}
         if ingress.grafana:
             self.urls["grafana"] = f"https://{ingress.grafana.host}/"
-        self.register_outputs({"urls": self.urls})
+        # Where DNS for the domain must point: the address the controller published on the Ingress (none on a
+        # NodePort controller, or before an existing controller publishes one).
+        self.address = self.ingress.status.apply(_published_address)
+        self.register_outputs({"urls": self.urls, "address": self.address})
+
+    def _solver_policy(self, resource: str, namespace: pulumi.Input[str], labels: dict,
+                       controller_namespace: str) -> None:
+        """cert-manager runs the HTTP-01 solver pod in this namespace, where default-deny would keep the
+        controller (and so Let's Encrypt) from reaching it."""
+        k8s.networking.v1.NetworkPolicy(
+            resource, metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-acme-http01-solver", namespace=namespace,
+                                                          labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SOLVER_LABEL: "true"}),
+                policy_types=["Ingress"],
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": controller_namespace}))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=SOLVER_PORT)])]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._after))
 
     def _ingress(self, resource: str, object_name: str, cfg: StackConfig, namespace: pulumi.Input[str],
                  labels: dict, host: str, routes: dict, chain: list[str], traefik: bool) -> k8s.networking.v1.Ingress:
         annotations = {}
         if traefik:
-            annotations["traefik.ingress.kubernetes.io/router.entrypoints"] = "web,websecure"
+            # HTTPS only: plain HTTP is redirected by the controller's web entry point (IngressController).
+            annotations["traefik.ingress.kubernetes.io/router.entrypoints"] = "websecure"
             annotations["traefik.ingress.kubernetes.io/router.middlewares"] = ",".join(
                 f"{cfg.namespace}-{m}@kubernetescrd" for m in chain)
         if not cfg.ingress.install_controller or cfg.ingress.controller.service_type != "LoadBalancer":
@@ -111,3 +138,11 @@ class Ingress(pulumi.ComponentResource):
                     paths=paths))]),
             opts=pulumi.ResourceOptions(parent=self,
                                         depends_on=[*self._after, self.certificate, *self.middlewares.values()]))
+
+
+def _published_address(status) -> str | None:
+    """The first IP or host name in an Ingress status, if any."""
+    balancer = getattr(status, "load_balancer", None)
+    for entry in getattr(balancer, "ingress", None) or []:
+        return getattr(entry, "ip", None) or getattr(entry, "hostname", None)
+    return None

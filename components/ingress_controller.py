@@ -34,7 +34,12 @@ def chart_values(class_name: str, settings: ControllerSettings) -> dict:
         "ingressClass": {"enabled": True, "isDefaultClass": False, "name": class_name},
         "providers": {"kubernetesCRD": {"enabled": True, "allowCrossNamespace": False},
                       "kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},
-        "ports": {"websecure": {"http": {"tls": {"enabled": True}}}},
+        # HTTP -> HTTPS at the entry point (an Ingress with TLS is an HTTPS-only router, so a redirect middleware on
+        # it never sees plain HTTP). Priority 1: the one more specific router on web, cert-manager's HTTP-01
+        # solver, still answers its challenge.
+        "ports": {"web": {"http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https",
+                                                                   "permanent": True, "priority": 1}}}},
+                  "websecure": {"http": {"tls": {"enabled": True}}}},
         "metrics": {"prometheus": {"entryPoint": "metrics", "addServicesLabels": True, "addRoutersLabels": True}},
         "service": {"type": settings.service_type, "annotations": dict(LOAD_BALANCER_EXEMPTION)},
         "ingressRoute": {"dashboard": {"enabled": False}},
@@ -57,8 +62,8 @@ class IngressController(pulumi.ComponentResource):
                 f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace,
                                                                          labels=pod_security_labels()),
                 opts=child)
-            self.release = k8s.helm.v3.Release(
-                name, **release_source(TRAEFIK, charts.repository, charts.directory),
+            self.release = k8s.helm.v3.Release(  # fixed name, as cert-manager's (its CRDs carry it)
+                name, name="traefik", **release_source(TRAEFIK, charts.repository, charts.directory),
                 namespace=self.namespace.metadata.name, values=chart_values(class_name, settings), atomic=True,
                 cleanup_on_fail=True, timeout=600, opts=child)
         self.register_outputs({"installed": install})

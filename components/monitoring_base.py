@@ -26,7 +26,11 @@ class NamespacedComponent(pulumi.ComponentResource):
     def __init__(self, type_: str, name: str, *, namespace: str, instance: str,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_, name, None, opts)
-        self.child = pulumi.ResourceOptions(parent=self)
+        # The namespace comes as a plain name (the config builders format it into strings), so what the
+        # component was told to wait for (the namespace baseline) is handed down to every child: a component's
+        # own depends_on does not reach them, and without it they would race the Namespace on up and destroy.
+        after = opts.depends_on if opts else None
+        self.child = pulumi.ResourceOptions(parent=self, depends_on=after)
         self.namespace, self.instance = namespace, instance
 
     def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
@@ -42,7 +46,7 @@ class NamespacedComponent(pulumi.ComponentResource):
         return k8s.core.v1.Service(resource, metadata=self._meta(object_name, labels), spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP", selector=selector_labels(labels), ports=[k8s.core.v1.ServicePortArgs(
                 name="http", port=port, target_port="http", protocol="TCP")]),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(delete_before_replace=True)))
 
     def _policy(self, resource: str, object_name: str, labels: dict, ingress: list, egress: list | None) -> None:
         k8s.networking.v1.NetworkPolicy(resource, metadata=self._meta(object_name, labels),
@@ -74,8 +78,8 @@ class NamespacedComponent(pulumi.ComponentResource):
                     spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                         access_modes=["ReadWriteOnce"], storage_class_name=storage.storage_class,
                         resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage.size})))]),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect,
-                                        delete_before_replace=True))
+            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(
+                protect=protect, retain_on_delete=protect, delete_before_replace=True)))
 
 
 def _app_peer(name: str | None, namespace: str | None) -> k8s.networking.v1.NetworkPolicyPeerArgs:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import MANAGED_BY, PART_OF
-from stackconfig.model import LimitRange, Quota
+from stackconfig.model import Dns, LimitRange, Quota
 
 # Pod Security Admission profile and the version it is pinned to: the oldest Kubernetes the stack
 # is validated against, so a cluster upgrade never tightens or loosens enforcement by surprise.
 PSA_LEVEL = "restricted"
 PSA_VERSION = "v1.30"
 # Where cluster DNS runs on conformant clusters (CoreDNS keeps the kube-dns label for compatibility).
-DNS_NAMESPACE = "kube-system"
-DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 
 
 def pod_security_labels(level: str = PSA_LEVEL, version: str = PSA_VERSION) -> dict[str, str]:
@@ -32,8 +32,10 @@ class NamespaceBaseline(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
 
     def __init__(self, name: str, *, namespace: str, environment: str, quota: Quota, limit_range: LimitRange,
-                 protect: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+                 protect: bool, dns: Dns | None = None, after: Sequence[pulumi.Resource] = (),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:NamespaceBaseline", name, None, opts)
+        dns = dns or Dns()
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY,
                   "archon.io/environment": environment}
@@ -42,7 +44,9 @@ class NamespaceBaseline(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels={**labels, **pod_security_labels()}),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)),
+            # `after` (cert-manager): what must outlive the namespace on destroy, for the finalizers it removes.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                protect=protect, retain_on_delete=protect, depends_on=list(after))),
         )
         ns = self.namespace.metadata.name
 
@@ -90,9 +94,10 @@ class NamespaceBaseline(pulumi.ComponentResource):
                 egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[k8s.networking.v1.NetworkPolicyPeerArgs(
                         namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": DNS_NAMESPACE}),
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=DNS_POD_LABELS),
-                    )],
+                            match_labels={"kubernetes.io/metadata.name": dns.namespace}),
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(dns.pod_labels)),
+                    )] + [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
+                          for cidr in dns.cidrs],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
                 )],
             ),

@@ -56,7 +56,9 @@ class Service(pulumi.ComponentResource):
                                                       annotations=w.controller_annotations()),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=None if autoscaled else settings.replicas,  # the HPA owns the count when it runs
-                revision_history_limit=REVISION_HISTORY, progress_deadline_seconds=600,
+                # The controller marks a rollout failed after this; it must outlast the slowest allowed start.
+                revision_history_limit=REVISION_HISTORY,
+                progress_deadline_seconds=max(600, probes.start_allowance() + w.SCHEDULE_AND_PULL),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
                         max_unavailable=0, max_surge=settings.max_surge)),
@@ -65,7 +67,8 @@ class Service(pulumi.ComponentResource):
                                         service_account_name=self.account.metadata.name,
                                         topology_spread_constraints=spread_constraints,
                                         termination_grace_period_seconds=30)),
-            opts=child)
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                custom_timeouts=w.rollout_timeouts(probes))))
         self.service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(spec.name),
             spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=[k8s.core.v1.ServicePortArgs(

@@ -121,6 +121,24 @@ class Probes:
     liveness: Probe
     startup: Probe | None = None
 
+    def start_allowance(self) -> int:
+        """Seconds a container may take to start before the kubelet restarts it (startup, else readiness)."""
+        probe = self.startup or self.readiness
+        return probe.initial_delay_seconds + probe.period_seconds * probe.failure_threshold
+
+
+# The provider waits 10 minutes for a rollout; a pod may need its whole start allowance plus time to be
+# scheduled, attach its volume and pull its image, or the up fails while the workload is still fine.
+PROVIDER_ROLLOUT_WAIT = 600
+SCHEDULE_AND_PULL = 300
+
+
+def rollout_timeouts(probes: Probes) -> pulumi.CustomTimeouts:
+    """How long the engine waits for a Deployment or StatefulSet to be ready: at least the provider's default,
+    and as long as its slowest container is allowed to start."""
+    minutes = -(-max(PROVIDER_ROLLOUT_WAIT, probes.start_allowance() + SCHEDULE_AND_PULL) // 60)
+    return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
+
 
 @dataclass(frozen=True)
 class SecretRef:

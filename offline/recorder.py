@@ -85,6 +85,8 @@ class RecordingMonitor(MockMonitor):
             "ignoreChanges": list(request.ignoreChanges),
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
             "replaceOnChanges": list(request.replaceOnChanges),
+            "customTimeouts": {key: getattr(request.customTimeouts, key) for key in ("create", "update", "delete")
+                               if getattr(request.customTimeouts, key)},
         }
         with self._lock:
             if request.type == STACK_TYPE:

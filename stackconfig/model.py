@@ -192,12 +192,22 @@ class Monitoring(_Section):
         return self.operator.prometheus_url or f"http://prometheus-operated.{self.operator.namespace}.svc:9090"
 
 
+class Dns(_Section):
+    """Where pods may send DNS queries: the cluster DNS pods, and addresses (NodeLocal DNSCache's, or the kube-dns
+    Service IP where a node-local cache answers on it) that no pod selector matches."""
+
+    namespace: str = Field(default="kube-system", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    pod_labels: dict[str, str] = Field(default_factory=lambda: {"k8s-app": "kube-dns"}, min_length=1)
+    cidrs: list[str] = Field(default_factory=lambda: ["169.254.20.10/32"])  # NodeLocal DNSCache's usual address
+
+
 class Network(_Section):
-    """Where the services may connect outside the cluster (NetworkPolicy ipBlocks)."""
+    """Where the services may connect outside the cluster (NetworkPolicy ipBlocks), and where DNS is."""
 
     external_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     excluded_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                                                 "169.254.0.0/16"])
+    dns: Dns = Dns()
 
 
 class RateLimit(_Section):

@@ -38,6 +38,7 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
     issues += _quota(cfg)
     issues += _monitoring(cfg)
     issues += _charts(cfg)
+    issues += _acme(cfg)
     if cfg.environment == "production":
         issues += _production(cfg)
     return issues
@@ -68,7 +69,7 @@ def _images(cfg: StackConfig) -> list[ConfigIssue]:
         issues.append(ConfigIssue("appSource", cfg.app_source, "is not a directory (an Archon source checkout is "
                                   f"needed to build {', '.join(building)})"))
     cidr_lists = {"network.externalCidrs": cfg.network.external_cidrs,
-                  "network.excludedCidrs": cfg.network.excluded_cidrs}
+                  "network.excludedCidrs": cfg.network.excluded_cidrs, "network.dns.cidrs": cfg.network.dns.cidrs}
     if cfg.ingress.grafana:
         cidr_lists["ingress.grafana.allowCidrs"] = cfg.ingress.grafana.allow_cidrs
     for key, cidrs in cidr_lists.items():
@@ -102,6 +103,11 @@ def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[Config
         if wanted and key not in present and cfg.monitoring.mode == "bundled":
             issues.append(ConfigIssue(key, None, f"is required with {what}; set it with "
                                       f"`pulumi config set --secret {key} ...`", has_value=False))
+    if "registryPassword" in present and not cfg.images.registry_username:
+        # pulumi-docker ignores a password without a user name (with only a warning) and pushes with whatever
+        # credentials the host has.
+        issues.append(ConfigIssue("images.registryUsername", None, "is required with the registryPassword secret "
+                                  "(the registry login is user name and password together)", has_value=False))
     if cfg.databases.backup.s3:
         for key in ("backupS3AccessKeyId", "backupS3SecretAccessKey"):
             if key not in present:
@@ -251,15 +257,33 @@ def _reserved(domain: str) -> bool:
     return any(domain == r or domain.endswith("." + r) for r in RESERVED_DOMAINS)
 
 
+def _acme(cfg: StackConfig) -> list[ConfigIssue]:
+    """Let's Encrypt refuses reserved names and contact addresses, in every environment, so such a stack
+    would wait for a certificate that can never be issued."""
+    if not cfg.ingress.tls_issuer.startswith("letsencrypt"):
+        return []
+    issues = []
+    hosts = [("domain", cfg.domain)] if cfg.environment != "production" else []  # production says it already
+    if cfg.ingress.grafana:
+        hosts.append(("ingress.grafana.host", cfg.ingress.grafana.host))
+    for key, host in hosts:
+        if _reserved(host) or "." not in host:
+            issues.append(ConfigIssue(key, host, f"Let's Encrypt ({cfg.ingress.tls_issuer}) cannot issue for a "
+                                      "reserved name such as example.com, .local or .test; use a domain you own, "
+                                      "or ingress.tlsIssuer: selfsigned"))
+    if _reserved(cfg.acme_email.rsplit("@", 1)[-1]):
+        issues.append(ConfigIssue("acmeEmail", cfg.acme_email,
+                                  f"Let's Encrypt ({cfg.ingress.tls_issuer}) refuses an account whose contact "
+                                  "address is at a reserved domain; use a real address, or ingress.tlsIssuer: "
+                                  "selfsigned"))
+    return issues
+
+
 def _production(cfg: StackConfig) -> list[ConfigIssue]:
     issues = []
     if _reserved(cfg.domain) or "." not in cfg.domain:
         issues.append(ConfigIssue("domain", cfg.domain, "production needs a real, publicly resolvable domain "
                                   "(not a reserved name such as example.com, .local or .test)"))
-    if _reserved(cfg.acme_email.rsplit("@", 1)[-1]):
-        issues.append(ConfigIssue("acmeEmail", cfg.acme_email,
-                                  "production needs a real ACME contact address; "
-                                  "Let's Encrypt rejects reserved domains"))
     if cfg.ingress.tls_issuer == "letsencrypt-staging":
         issues.append(ConfigIssue("ingress.tlsIssuer", cfg.ingress.tls_issuer,
                                   "production needs trusted certificates: use letsencrypt-production "

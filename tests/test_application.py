@@ -225,6 +225,8 @@ def test_nginx_accepts_the_frontend_config(tmp_path):
     # nginx resolves upstream names when it loads a config; in the pod archon-server resolves, here it cannot.
     conf = (ROOT / "docker" / "frontend" / "default.conf").read_text()
     assert "server archon-server:8181;" in conf
+    # IPv4 only: a `listen [::]` keeps nginx from starting on a node with IPv6 disabled.
+    assert [line.split()[1] for line in conf.splitlines() if line.split()[:1] == ["listen"]] == ["8080;"]
     (tmp_path / "default.conf").write_text(conf.replace("server archon-server:8181;", "server 127.0.0.1:8181;"))
     temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
                                                                           "scgi"))

@@ -96,8 +96,8 @@ BAD_CONFIGS = [
      "archon:domain = 'archon.local': production needs a real, publicly resolvable domain "
      "(not a reserved name such as example.com, .local or .test)"),
     ("production", "archon:acmeEmail", "ops@example.org",
-     "archon:acmeEmail = 'ops@example.org': production needs a real ACME contact address; "
-     "Let's Encrypt rejects reserved domains"),
+     "archon:acmeEmail = 'ops@example.org': Let's Encrypt (letsencrypt-production) refuses an account whose "
+     "contact address is at a reserved domain; use a real address, or ingress.tlsIssuer: selfsigned"),
     ("production", "archon:services.frontend.replicas", 1, f"archon:services.frontend.replicas = 1: {STATELESS}"),
     ("production", "archon:services.frontend.autoscaling.minReplicas", 1,
      f"archon:services.frontend.autoscaling.minReplicas = 1: {STATELESS}"),
@@ -124,6 +124,20 @@ def test_bad_config_gives_one_exact_message(stack, key, value, message):
         load_stack_config(stack, changed(raw_config(stack), key, value))
     assert [str(issue) for issue in caught.value.issues] == [message]
     assert str(caught.value) == f"invalid config for stack '{stack}' (1 problem):\n  {message}"
+
+
+def test_lets_encrypt_is_refused_for_reserved_names_in_every_environment():
+    raw = changed(raw_config("staging"), "archon:ingress.tlsIssuer", "letsencrypt-staging")
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "archon:domain = 'staging.archon.example.com': Let's Encrypt (letsencrypt-staging) cannot issue for a "
+        "reserved name such as example.com, .local or .test; use a domain you own, or ingress.tlsIssuer: selfsigned",
+        "archon:acmeEmail = 'platform-team@example.com': Let's Encrypt (letsencrypt-staging) refuses an account "
+        "whose contact address is at a reserved domain; use a real address, or ingress.tlsIssuer: selfsigned",
+    ]
+    raw = changed(changed(raw, "archon:domain", "staging.archon.acmecorp.io"), "archon:acmeEmail", "ops@acmecorp.io")
+    assert load_stack_config("staging", raw).ingress.tls_issuer == "letsencrypt-staging"
 
 
 def test_every_problem_is_reported_at_once():
@@ -170,6 +184,17 @@ def test_a_disabled_agents_service_needs_no_production_replicas():
 def test_quantities_accept_numbers_as_yaml_writes_them():
     raw = changed(raw_config("staging"), "archon:services.server.resources.limits.cpu", 2)
     assert load_stack_config("staging", raw).services.server.resources.limits.cpu == "2"
+
+
+def test_a_registry_password_needs_its_user_name():
+    raw = raw_config("staging") | {"archon:registryPassword": "x"}
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(i) for i in caught.value.issues] == [
+        "archon:images.registryUsername: is required with the registryPassword secret (the registry login is "
+        "user name and password together)"]
+    raw = changed(raw, "archon:images.registryUsername", "ci-bot")
+    assert load_stack_config("staging", raw).images.registry_username == "ci-bot"
 
 
 def test_supabase_needs_its_url_and_service_key():

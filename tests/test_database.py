@@ -37,7 +37,8 @@ def test_statefulset_shape_volume_and_retention(plans, stack, key):
     assert spec["replicas"] == settings.replicas
     (claim,) = spec["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == settings.storage.size
-    assert claim["spec"]["storageClassName"] == settings.storage.storage_class
+    # No committed stack names a storage class: each volume gets the cluster's default, whatever the cloud.
+    assert settings.storage.storage_class is None and "storageClassName" not in claim["spec"]
     main = pod_of(sts)["containers"][0]
     assert main["resources"] == {"requests": settings.resources.requests.model_dump(),
                                  "limits": settings.resources.limits.model_dump()}

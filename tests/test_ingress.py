@@ -9,7 +9,7 @@ from stackconfig import load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
 from tests.policy_helpers import messages
 
-CHAIN = ["redirect-https", "security-headers", "rate-limit", "compress", "body-limit"]
+CHAIN = ["security-headers", "rate-limit", "compress", "body-limit"]
 
 
 def release(plan_, name: str) -> dict:
@@ -72,25 +72,60 @@ def test_cert_manager_values_meet_the_policy(plans, stack):
             assert messages(rule, pod) == [], (component, rule)
 
 
-def test_issuers_solve_http01_through_the_class_with_hardened_solver_pods(plans):
-    issuers = {i["metadata"]["name"]: i["spec"] for i in custom(plans["staging"], "ClusterIssuer")}
-    assert set(issuers) == {"letsencrypt-staging", "letsencrypt-production", "selfsigned"}
-    acme = issuers["letsencrypt-staging"]["acme"]
-    assert acme["server"] == "https://acme-staging-v02.api.letsencrypt.org/directory"
-    assert acme["email"] == load_stack_config("staging", raw_config("staging")).acme_email
+def test_the_acme_issuer_solves_http01_through_the_class_with_hardened_solver_pods(plans):
+    cfg = load_stack_config("production", raw_config("production"))
+    (issuer,) = custom(plans["production"], "ClusterIssuer")  # only the one the stack uses, named per stack
+    assert issuer["metadata"]["name"] == f"{cfg.namespace}-letsencrypt-production"
+    acme = issuer["spec"]["acme"]
+    assert acme["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    assert acme["email"] == cfg.acme_email
+    assert acme["privateKeySecretRef"] == {"name": f"{cfg.namespace}-letsencrypt-production-account-key"}
     (solver,) = acme["solvers"]
     http01 = solver["http01"]["ingress"]
     assert http01["ingressClassName"] == "traefik"
     assert http01["podTemplate"]["spec"]["securityContext"] == cert_manager.POD_SECURITY
 
 
-@pytest.mark.parametrize("stack, issuer", [("staging", "letsencrypt-staging"),
-                                           ("production", "letsencrypt-production")])
-def test_each_stack_uses_its_issuer_and_awaits_the_certificate(plans, stack, issuer):
+def test_the_solver_pods_are_let_in_from_the_controller_namespace_only_with_acme(plans):
+    (policy,) = [p for p in plans["production"].objects("NetworkPolicy")
+                 if p["metadata"]["name"] == "archon-acme-http01-solver"]
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}],
+                     "ports": [{"port": 8089, "protocol": "TCP"}]}]}
+    assert "archon-acme-http01-solver" not in {p["metadata"]["name"] for p in plans["staging"].objects("NetworkPolicy")}
+
+
+@pytest.mark.parametrize("stack, issuer", [("staging", "archon-staging-selfsigned"),
+                                           ("production", "archon-letsencrypt-production")])
+def test_each_stack_uses_its_own_issuer_and_nothing_waits_for_the_certificate(plans, stack, issuer):
     (certificate,) = custom(plans[stack], "Certificate")
     assert certificate["spec"]["issuerRef"] == {"kind": "ClusterIssuer", "name": issuer}
-    assert certificate["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    assert not any(key.startswith("pulumi.com/") for key in certificate["metadata"].get("annotations") or {})
     assert certificate["spec"]["dnsNames"] == [load_stack_config(stack, raw_config(stack)).domain]
+    (issuer_object,) = custom(plans[stack], "ClusterIssuer")
+    assert issuer_object["metadata"]["name"] == issuer
+
+
+def test_an_existing_cert_manager_still_gets_the_stacks_own_issuer(tmp_path):
+    result = plan_with(tmp_path, "staging", lambda c: c["archon:ingress"].update(installCertManager=False))
+    assert result.exit_code == 0, result.stderr
+    assert [r["name"] for r in result.resources if r["type"] == "kubernetes:helm.sh/v3:Release"] == ["traefik"]
+    assert [i["metadata"]["name"] for i in custom(result, "ClusterIssuer")] == ["archon-staging-selfsigned"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_releases_have_fixed_names_and_plain_http_is_redirected_at_the_entry_point(plans, stack):
+    # Fixed names: the CRDs cert-manager keeps on uninstall carry the release name a reinstall must match.
+    assert release(plans[stack], "traefik")["name"] == "traefik"
+    assert release(plans[stack], "cert-manager")["name"] == "cert-manager"
+    web = release(plans[stack], "traefik")["values"]["ports"]["web"]
+    assert web["http"]["redirections"]["entryPoint"] == {"to": "websecure", "scheme": "https", "permanent": True,
+                                                         "priority": 1}
+    for obj in plans[stack].objects("Ingress"):
+        assert obj["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure"
+    assert plans[stack].outputs.get("ingressAddress") is None  # published by the controller once it runs
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -172,3 +207,13 @@ def test_an_optional_grafana_host_is_covered_and_allow_listed(tmp_path):
 def test_chart_versions_are_pinned(plans):
     assert release(plans["staging"], "traefik")["version"] == charts.TRAEFIK.version == "41.3.0"
     assert release(plans["staging"], "cert-manager")["version"] == charts.CERT_MANAGER.version == "v1.21.1"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_app_namespace_outlives_nothing_that_cert_manager_must_finalize(plans, stack):
+    # A destroy deletes dependents first: the namespace (and its Challenges) goes while cert-manager still runs.
+    resources = plans[stack].resources
+    (namespace,) = [r for r in resources if r["type"] == "kubernetes:core/v1:Namespace" and r["name"] == "archon"]
+    (cert_release,) = [r["urn"] for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"
+                       and r["name"] == "cert-manager"]
+    assert cert_release in namespace["dependencies"]

@@ -226,3 +226,15 @@ def test_config_objects_can_be_replaced_without_a_name_collision(plans, stack):
     sts = find(plans[stack], "StatefulSet", "archon-prometheus")["spec"]["template"]["spec"]
     mounted = {v["configMap"]["name"] for v in sts["volumes"] if "configMap" in v}
     assert mounted == {monitoring[0]["metadata"]["name"], monitoring[1]["metadata"]["name"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_monitoring_object_waits_for_the_namespace(plans, stack):
+    # The components get the namespace as a name; the dependency is handed down so nothing races it.
+    resources = plans[stack].resources
+    (namespace,) = [r["urn"] for r in resources
+                    if r["type"] == "kubernetes:core/v1:Namespace" and r["name"] == "archon"]
+    inside = [r for r in resources if r["custom"] and "archon:components:Monitoring" in r["urn"]]
+    assert len(inside) > 20
+    for resource in inside:
+        assert namespace in resource["dependencies"], resource["urn"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stackconfig import load_stack_config
-from tests.conftest import STACKS, raw_config
+from tests.conftest import STACKS, plan_with, raw_config
+from tests.helpers import find
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
@@ -64,7 +65,8 @@ def test_dns_egress_is_the_only_thing_allowed(plans, stack):
     assert dns["policyTypes"] == ["Egress"] and "ingress" not in dns
     (rule,) = dns["egress"]
     assert rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                           "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
+                           "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}},
+                          {"ipBlock": {"cidr": "169.254.20.10/32"}}]  # NodeLocal DNSCache, which no selector matches
     assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
 
 
@@ -106,3 +108,21 @@ def test_production_protects_the_namespace_data_and_credentials_and_staging_noth
     assert protected == {NAMESPACE, "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Secret",
                          "kubernetes:core/v1:PersistentVolumeClaim", "random:index/randomPassword:RandomPassword"}
     assert [r["name"] for r in plans["staging"].resources if r["options"]["protect"]] == []
+
+
+def test_dns_peers_come_from_config(tmp_path):
+    dns = {"namespace": "openshift-dns", "podLabels": {"dns.operator.openshift.io/daemonset-dns": "default"},
+           "cidrs": ["10.96.0.10/32"]}
+    result = plan_with(tmp_path, "staging", lambda c: c.__setitem__("archon:network", {"dns": dns}))
+    assert result.exit_code == 0, result.stderr
+    (rule,) = find(result, "NetworkPolicy", "allow-dns-egress")["spec"]["egress"]
+    assert rule["to"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}},
+         "podSelector": {"matchLabels": {"dns.operator.openshift.io/daemonset-dns": "default"}}},
+        {"ipBlock": {"cidr": "10.96.0.10/32"}}]
+
+
+def test_a_dns_cidr_that_is_not_one_is_refused(tmp_path):
+    result = plan_with(tmp_path, "staging", lambda c: c.__setitem__("archon:network", {"dns": {"cidrs": ["kube-dns"]}}))
+    assert result.exit_code == 2
+    assert "archon:network.dns.cidrs.0 = 'kube-dns': is not a CIDR such as 203.0.113.0/24" in result.stderr

@@ -13,7 +13,7 @@ from tests.conftest import ROOT, plan
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "inputs", "dependencies", "options"}
 OPTION_KEYS = {"protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges", "additionalSecretOutputs",
-               "replaceOnChanges"}
+               "replaceOnChanges", "customTimeouts"}
 
 
 def test_config_reaches_the_program_as_the_cli_sends_it():

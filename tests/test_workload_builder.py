@@ -189,3 +189,22 @@ def test_every_deployment_and_statefulset_takes_back_hand_edited_fields(plans, s
     for obj in controllers:
         annotations = obj["metadata"].get("annotations") or {}
         assert annotations.get("pulumi.com/patchForce") == "true", obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize("name, minutes", [("archon-intelligence", 15), ("archon-agents", 15),
+                                           ("archon-server", 10), ("archon-memgraph", 65), ("archon-postgres", 15)])
+def test_rollout_waits_outlast_the_slowest_allowed_start(plans, name, minutes):
+    # The provider's default is 10 minutes; Memgraph may take an hour to start, the model services ten minutes.
+    (resource,) = [r for r in plans["staging"].resources
+                   if r["name"] == name and r["type"].startswith("kubernetes:apps")]
+    assert resource["options"]["customTimeouts"] == {"create": f"{minutes}m", "update": f"{minutes}m"}
+    if resource["type"].endswith("Deployment"):
+        assert resource["inputs"]["spec"]["progressDeadlineSeconds"] == minutes * 60
+
+
+def test_start_allowance_is_the_startup_probe_window():
+    slow = w.Probes(readiness=w.Probe(http_path="/r"), liveness=w.Probe(http_path="/l"),
+                    startup=w.Probe(http_path="/r", initial_delay_seconds=10, period_seconds=5, failure_threshold=720))
+    assert slow.start_allowance() == 3610
+    assert w.rollout_timeouts(slow).create == "66m"  # ceil((3610 + 300) / 60)
+    assert w.rollout_timeouts(PROBES).create == "10m"  # never below the provider's own wait
