@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
-from components.database import Database
+from components.database import Database, checksum
 from components.images import DOCKER_DIR, AppImages
 from components.labels import recommended_labels
 from components.options import fixed_name
@@ -31,15 +33,21 @@ class Application(pulumi.ComponentResource):
             f"{name}-secrets", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-app-secrets", namespace=namespace,
                                                                    labels=labels),
             type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=fixed_name(self))
+        self.nginx_conf = (DOCKER_DIR / "frontend" / "default.conf").read_text()
         self.nginx = k8s.core.v1.ConfigMap(
             f"{name}-nginx", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-frontend-nginx", namespace=namespace,
                                                                  labels=labels),
-            data={"default.conf": (DOCKER_DIR / "frontend" / "default.conf").read_text()}, opts=fixed_name(self))
+            data={"default.conf": self.nginx_conf}, opts=fixed_name(self))
         self.images = AppImages(f"{name}-images", images=cfg.images, app_source=cfg.app_source, services=enabled,
                                 registry_password=registry_password, opts=child)
 
         wiring = Wiring(app_secret=self.secret.metadata.name, domain=cfg.domain, supabase_secret=supabase_secret,
                         databases={key: (db.host, db.port, db.secret_name) for key, db in databases.items()})
+        # The Secrets and the nginx config keep their names when their data changes; these digests on the pod
+        # templates roll the pods that read them (a new API key, rotated credentials, a new nginx config).
+        secrets_checksum = checksum({"openai-api-key": openai_api_key,
+                                     **{key: db.checksum for key, db in databases.items()}})
+        nginx_checksum = hashlib.sha256(self.nginx_conf.encode()).hexdigest()
         ports = {spec.name: spec.container_port for spec in enabled}
         ports |= {db.engine.name: db.engine.port for db in databases.values()}
         self.services = {}
@@ -54,5 +62,7 @@ class Application(pulumi.ComponentResource):
                 mounts=[w.Mount("nginx-config", "/etc/nginx/conf.d")] if frontend else [],
                 volumes=[k8s.core.v1.VolumeArgs(name="nginx-config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                     name=self.nginx.metadata.name))] if frontend else [],
+                pod_annotations={"archon.io/secrets-checksum": secrets_checksum,
+                                 **({"archon.io/config-checksum": nginx_checksum} if frontend else {})},
                 opts=child)
         self.register_outputs({"services": {key: svc.service.metadata.name for key, svc in self.services.items()}})

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
-from components.database_engines import CREDENTIALS_DIR, METRICS_SCRAPER, POSTGRES_EXTENSIONS, Engine, limit_mib
+from components.database_engines import (
+    CREDENTIALS_DIR,
+    METRICS_SCRAPER,
+    POSTGRES_EXTENSIONS,
+    REDIS_CONFIG_DIR,
+    Engine,
+    limit_mib,
+)
 from components.labels import recommended_labels, selector_labels
 from components.options import fixed_name
 from components.passwords import generated_password
@@ -40,12 +49,15 @@ class Database(pulumi.ComponentResource):
                      for key in engine.generated}
         values: dict[str, pulumi.Input[str]] = {**engine.fixed, **generated}
         if engine.key == "redis":
-            values["redis.conf"] = generated["password"].apply(lambda pw: _redis_conf(pw, limit_mib(settings, 0.75)))
+            values["auth.conf"] = generated["password"].apply(lambda pw: f"requirepass {pw}\n")
         self.secret = k8s.core.v1.Secret(
             f"{name}-credentials", metadata=meta(f"{engine.name}-credentials"), type="Opaque",
             string_data=values, opts=fixed_name(self, protect=protect))
         self.secret_name = self.secret.metadata.name
         self.secret_keys = sorted(values)
+        # What the credentials are, as a digest its readers put on their pod templates: the Secret keeps its name
+        # when its data changes, so without it running pods would keep the old password.
+        self.checksum = checksum(values)  # secret, as what it digests: the engine shows it as [secret]
 
         volumes = []
         mounts = [w.Mount("data", engine.data_path, read_only=False)]
@@ -54,6 +66,17 @@ class Database(pulumi.ComponentResource):
                 secret_name=self.secret_name, default_mode=0o440)))
         if engine.reads_credential_files:
             mounts.append(w.Mount("credentials", CREDENTIALS_DIR))
+        if engine.key == "redis":
+            # Not in the (protected) credentials Secret: a memory change must not replace what holds the password.
+            conf = _redis_conf(limit_mib(settings, 0.75))
+            self.config = k8s.core.v1.ConfigMap(
+                f"{name}-config", metadata=meta(f"{engine.name}-config"), data={"redis.conf": conf},
+                opts=fixed_name(self))
+            volumes.append(k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=self.config.metadata.name)))
+            mounts.append(w.Mount("config", REDIS_CONFIG_DIR))
+            # The ConfigMap keeps its name when replaced, so the pods roll on its content instead.
+            config_checksum = hashlib.sha256(conf.encode()).hexdigest()
         if engine.key == "postgres":
             self.init_scripts = k8s.core.v1.ConfigMap(
                 f"{name}-init", metadata=meta(f"{engine.name}-init"), data={"01-extensions.sql": _extensions_sql()},
@@ -69,6 +92,8 @@ class Database(pulumi.ComponentResource):
             secret_env={k: w.SecretRef(self.secret_name, v) for k, v in engine.secret_env.items()},
             writable_paths=engine.writable_paths(settings), mounts=mounts)]
         annotations = {"archon.io/credentials-rotation": str(rotation)}
+        if engine.key == "redis":
+            annotations["archon.io/config-checksum"] = config_checksum
         if engine.exporter:
             exporter = engine.exporter
             containers.append(w.Container(
@@ -151,9 +176,9 @@ class Database(pulumi.ComponentResource):
                                "secretKeys": self.secret_keys, "dsn": self.dsn})
 
 
-def _redis_conf(password: str, maxmemory_mib: int) -> str:
-    return (f"bind * -::*\nport 6379\nrequirepass {password}\nmaxmemory {maxmemory_mib}mb\n"
-            "maxmemory-policy allkeys-lru\ndir /data\nappendonly yes\n")
+def _redis_conf(maxmemory_mib: int) -> str:
+    return (f"bind * -::*\nport 6379\nmaxmemory {maxmemory_mib}mb\nmaxmemory-policy allkeys-lru\ndir /data\n"
+            f"appendonly yes\ninclude {CREDENTIALS_DIR}/auth.conf\n")
 
 
 def _extensions_sql() -> str:
@@ -171,3 +196,11 @@ def _dsn(engine: Engine, host: pulumi.Output[str], values: dict) -> pulumi.Outpu
         path = f"/{database}" if database else ("/0" if engine.key == "redis" else "")
         return f"{engine.scheme}://{auth}{host_name}:{engine.port}{path}"
     return pulumi.Output.all(host, password).apply(build)
+
+
+def checksum(values: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """sha256 over a Secret's keys and values, in key order."""
+    keys = sorted(values)
+    return pulumi.Output.all(*(values[key] for key in keys)).apply(
+        lambda resolved: hashlib.sha256("\0".join(f"{k}={v}" for k, v in zip(keys, resolved, strict=True))
+                                        .encode()).hexdigest())

@@ -12,6 +12,7 @@ from components.workload import Probe, Probes, RunAs, WritablePath
 from policies.archon_policies import quantities
 from stackconfig.model import DatabaseSettings
 
+REDIS_CONFIG_DIR = "/etc/redis"  # where Redis's ConfigMap is mounted
 CREDENTIALS_DIR = "/run/secrets/archon"  # where an engine's credentials Secret is mounted, when it reads files
 
 
@@ -91,8 +92,9 @@ POSTGRES = Engine(
 REDIS = Engine(
     key="redis", name="archon-redis", image="redis:7.4.11-bookworm", version="7.4.11",
     run_as=RunAs(999, 999), port=6379, port_name="tcp-redis", scheme="redis", data_path="/data",
-    # The config file (requirepass, maxmemory) lives in the credentials Secret, so the password is in no argv.
-    command=("redis-server", f"{CREDENTIALS_DIR}/redis.conf"), reads_credential_files=True, generated=("password",),
+    # redis.conf (maxmemory and the rest) is a ConfigMap that changes freely; it includes auth.conf (requirepass)
+    # from the credentials Secret, which changes only with the password and keeps it out of every argv.
+    command=("redis-server", f"{REDIS_CONFIG_DIR}/redis.conf"), reads_credential_files=True, generated=("password",),
     secret_env={"REDISCLI_AUTH": "password"},
     probes=Probes(
         readiness=Probe(command=["sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"], initial_delay_seconds=5,

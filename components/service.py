@@ -23,6 +23,7 @@ class Service(pulumi.ComponentResource):
                  env: Mapping[str, pulumi.Input[str]], secret_env: Mapping[str, w.SecretRef], spread: bool,
                  ports: Mapping[str, int], network: Network, controller_namespace: str,
                  mounts: Sequence[w.Mount] = (), volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
+                 pod_annotations: Mapping[str, pulumi.Input[str]] | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -63,7 +64,8 @@ class Service(pulumi.ComponentResource):
                     type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
                         max_unavailable=0, max_surge=settings.max_surge)),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                template=w.pod_template(labels=labels, containers=[container], run_as=spec.run_as, volumes=volumes,
+                template=w.pod_template(labels=labels, annotations=pod_annotations, containers=[container],
+                                        run_as=spec.run_as, volumes=volumes,
                                         service_account_name=self.account.metadata.name,
                                         topology_spread_constraints=spread_constraints,
                                         termination_grace_period_seconds=30)),

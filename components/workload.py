@@ -290,7 +290,7 @@ def pod_spec(
     )
 
 
-def pod_template(*, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None,
+def pod_template(*, labels: Mapping[str, str], annotations: Mapping[str, pulumi.Input[str]] | None = None,
                  **spec) -> core.PodTemplateSpecArgs:
     """A pod template (for Deployments, StatefulSets, Jobs) with labels and a hardened spec."""
     return core.PodTemplateSpecArgs(

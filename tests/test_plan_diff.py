@@ -106,3 +106,27 @@ def test_deleted_and_renamed_resources():
     (renamed, deleted) = diff(old, new)
     assert (renamed.action, renamed.forced_by, renamed.data_loss) == ("replace", ["metadata.name"], True)
     assert (deleted.action, deleted.name) == ("delete", "gone")
+
+
+def test_rotated_credentials_roll_every_pod_that_reads_them(base, tmp_path, capsys):
+    code, _, _ = plan_changed(tmp_path, capsys, "archon:databases.credentialsRotation=1", extra=("--diff", str(base)))
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "diff.json").read_text())
+    rolled = {c["name"] for c in report["changes"] if c["action"] == "update" and any(
+        f["path"] == "spec.template.metadata.annotations.archon.io/secrets-checksum" for f in c["fields"])}
+    assert rolled == {"archon-frontend", "archon-server", "archon-mcp", "archon-intelligence", "archon-agents"}
+
+
+def test_a_redis_memory_change_leaves_its_protected_credentials_alone(tmp_path, capsys):
+    # Production protects the credentials Secret; redis.conf (with maxmemory) lives in a ConfigMap instead.
+    base_out = tmp_path / "base"
+    assert main(["plan", "--stack", "production", "--out", str(base_out)]) == 0
+    project = copy_project(tmp_path / "project")
+    edit_stack(project, "production", lambda c: set_path(c, "archon:databases.redis.resources.limits.memory=2Gi"))
+    capsys.readouterr()
+    assert main(["plan", "--stack", "production", "--project-dir", str(project), "--out", str(tmp_path / "out"),
+                 "--diff", str(base_out), "--fail-on-replace"]) == 0  # a ConfigMap replaced loses no data
+    report = json.loads((tmp_path / "out" / "diff.json").read_text())
+    changed = {c["name"]: c["action"] for c in report["changes"]}
+    assert changed == {"archon-redis-config": "replace", "archon-redis": "update"}
+    assert report["summary"]["dataLoss"] == 0
