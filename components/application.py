@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
-from components.database import Database, checksum
+from components.database import Database
 from components.images import DOCKER_DIR, AppImages
 from components.labels import recommended_labels
 from components.options import fixed_name
@@ -45,9 +43,9 @@ class Application(pulumi.ComponentResource):
                         databases={key: (db.host, db.port, db.secret_name) for key, db in databases.items()})
         # The Secrets and the nginx config keep their names when their data changes; these digests on the pod
         # templates roll the pods that read them (a new API key, rotated credentials, a new nginx config).
-        secrets_checksum = checksum({"openai-api-key": openai_api_key,
+        secrets_checksum = w.digest({"openai-api-key": openai_api_key,
                                      **{key: db.checksum for key, db in databases.items()}})
-        nginx_checksum = hashlib.sha256(self.nginx_conf.encode()).hexdigest()
+        nginx_checksum = w.text_digest(self.nginx_conf)
         ports = {spec.name: spec.container_port for spec in enabled}
         ports |= {db.engine.name: db.engine.port for db in databases.values()}
         self.services = {}

@@ -23,17 +23,24 @@ def local_folder(directory: str, chart: Chart) -> Path:
     return Path(directory).expanduser() / f"{chart.name}-{chart.version.lstrip('v')}"
 
 
-def local_chart_problem(directory: str, chart: Chart) -> str | None:
-    """Why the local folder cannot serve this chart (missing, or another version), or None."""
+def chart_version(folder: Path) -> str | None:
+    """The version a chart folder's Chart.yaml declares ("" if it declares none), or None if it has no Chart.yaml."""
     import yaml
 
-    folder = local_folder(directory, chart)
     chart_file = folder / "Chart.yaml"
     if not chart_file.is_file():
+        return None
+    return str((yaml.safe_load(chart_file.read_text()) or {}).get("version", ""))
+
+
+def local_chart_problem(directory: str, chart: Chart) -> str | None:
+    """Why the local folder cannot serve this chart (missing, or another version), or None."""
+    folder = local_folder(directory, chart)
+    found = chart_version(folder)
+    if found is None:
         return (f"has no {folder.name}/Chart.yaml for the {chart.name} chart {chart.version}; fetch it with "
                 f"`helm pull {chart.name} --repo {chart.repository} --version {chart.version} --untar "
                 f"--untardir {directory}` and rename the folder to {folder.name}")
-    found = str((yaml.safe_load(chart_file.read_text()) or {}).get("version", ""))
     if found.lstrip("v") != chart.version.lstrip("v"):
         return f"holds {chart.name} {found or '(no version)'} in {folder.name}/, but the stack pins {chart.version}"
     return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -57,8 +55,9 @@ class Database(pulumi.ComponentResource):
         self.secret_keys = sorted(values)
         # What the credentials are, as a digest its readers put on their pod templates: the Secret keeps its name
         # when its data changes, so without it running pods would keep the old password.
-        self.checksum = checksum(values)  # secret, as what it digests: the engine shows it as [secret]
+        self.checksum = w.digest(values)  # secret, as what it digests: the engine shows it as [secret]
 
+        annotations = {"archon.io/credentials-rotation": str(rotation)}
         volumes = []
         mounts = [w.Mount("data", engine.data_path, read_only=False)]
         if engine.reads_credential_files or (engine.exporter and engine.exporter.reads_credential_files):
@@ -76,7 +75,7 @@ class Database(pulumi.ComponentResource):
                 name=self.config.metadata.name)))
             mounts.append(w.Mount("config", REDIS_CONFIG_DIR))
             # The ConfigMap keeps its name when replaced, so the pods roll on its content instead.
-            config_checksum = hashlib.sha256(conf.encode()).hexdigest()
+            annotations["archon.io/config-checksum"] = w.text_digest(conf)
         if engine.key == "postgres":
             self.init_scripts = k8s.core.v1.ConfigMap(
                 f"{name}-init", metadata=meta(f"{engine.name}-init"), data={"01-extensions.sql": _extensions_sql()},
@@ -91,9 +90,6 @@ class Database(pulumi.ComponentResource):
             command=engine.command, args=engine.args(settings) or None, env=engine.env,
             secret_env={k: w.SecretRef(self.secret_name, v) for k, v in engine.secret_env.items()},
             writable_paths=engine.writable_paths(settings), mounts=mounts)]
-        annotations = {"archon.io/credentials-rotation": str(rotation)}
-        if engine.key == "redis":
-            annotations["archon.io/config-checksum"] = config_checksum
         if engine.exporter:
             exporter = engine.exporter
             containers.append(w.Container(
@@ -197,10 +193,3 @@ def _dsn(engine: Engine, host: pulumi.Output[str], values: dict) -> pulumi.Outpu
         return f"{engine.scheme}://{auth}{host_name}:{engine.port}{path}"
     return pulumi.Output.all(host, password).apply(build)
 
-
-def checksum(values: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
-    """sha256 over a Secret's keys and values, in key order."""
-    keys = sorted(values)
-    return pulumi.Output.all(*(values[key] for key in keys)).apply(
-        lambda resolved: hashlib.sha256("\0".join(f"{k}={v}" for k, v in zip(keys, resolved, strict=True))
-                                        .encode()).hexdigest())

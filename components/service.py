@@ -59,7 +59,7 @@ class Service(pulumi.ComponentResource):
                 replicas=None if autoscaled else settings.replicas,  # the HPA owns the count when it runs
                 # The controller marks a rollout failed after this; it must outlast the slowest allowed start.
                 revision_history_limit=REVISION_HISTORY,
-                progress_deadline_seconds=max(600, probes.start_allowance() + w.SCHEDULE_AND_PULL),
+                progress_deadline_seconds=w.rollout_seconds(probes),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
                         max_unavailable=0, max_surge=settings.max_surge)),

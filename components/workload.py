@@ -10,6 +10,7 @@ securityContext.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -133,11 +134,30 @@ PROVIDER_ROLLOUT_WAIT = 600
 SCHEDULE_AND_PULL = 300
 
 
+def rollout_seconds(probes: Probes) -> int:
+    """How long a rollout may take: at least the provider's default, and as long as the slowest container is
+    allowed to start, plus scheduling and the image pull."""
+    return max(PROVIDER_ROLLOUT_WAIT, probes.start_allowance() + SCHEDULE_AND_PULL)
+
+
 def rollout_timeouts(probes: Probes) -> pulumi.CustomTimeouts:
-    """How long the engine waits for a Deployment or StatefulSet to be ready: at least the provider's default,
-    and as long as its slowest container is allowed to start."""
-    minutes = -(-max(PROVIDER_ROLLOUT_WAIT, probes.start_allowance() + SCHEDULE_AND_PULL) // 60)
+    """How long the engine waits for a Deployment or StatefulSet to be ready (rollout_seconds, in minutes)."""
+    minutes = -(-rollout_seconds(probes) // 60)
     return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
+
+
+def text_digest(text: str) -> str:
+    """sha256 of a config file's text, for a pod-template annotation that rolls the pods when it changes."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def digest(values: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """sha256 over keys and values in key order (a Secret's data, say): an annotation that rolls the pods which
+    read them, since a Secret keeps its name when its data changes. Secret when the values are."""
+    keys = sorted(values)
+    return pulumi.Output.all(*(values[key] for key in keys)).apply(
+        lambda resolved: hashlib.sha256("\0".join(f"{k}={v}" for k, v in zip(keys, resolved, strict=True))
+                                        .encode()).hexdigest())
 
 
 @dataclass(frozen=True)

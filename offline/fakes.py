@@ -9,7 +9,7 @@ import json
 import uuid
 from pathlib import Path
 
-import yaml
+from components.charts import chart_version
 
 AUTONAMED = "pulumi.com/autonamed"
 
@@ -75,9 +75,9 @@ def _check_release(name: str, inputs: dict) -> dict:
         checked["name"] = f"{name}-{digest(RELEASE, name)[:8]}"
     if not checked["skipAwait"] and "timeout" not in checked:
         checked["timeout"] = 300
-    chart_file = Path(str(checked["chart"])) / "Chart.yaml"
-    if chart_file.is_file():  # a local chart: Check reads the version from it
-        checked["version"] = str((yaml.safe_load(chart_file.read_text()) or {}).get("version", ""))
+    version = chart_version(Path(str(checked["chart"])))
+    if version is not None:  # a local chart: Check reads the version from it
+        checked["version"] = version
     return checked
 
 

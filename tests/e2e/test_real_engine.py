@@ -41,8 +41,15 @@ def offline(tmp_path, *sets: str, extra: tuple[str, ...] = ()) -> dict:
     return {"code": done.returncode, "stderr": done.stderr, "resources": resources, "outputs": outputs}
 
 
+def in_cluster(manifest: dict) -> bool:
+    """Whether the object a manifest (a Kubernetes resource's inputs) describes exists in the cluster."""
+    meta = manifest["metadata"]
+    scope = ["-n", meta["namespace"]] if meta.get("namespace") else []
+    return harness.kubectl("get", manifest["kind"], meta["name"], *scope, check=False).returncode == 0
+
+
 def namespace_exists(name: str) -> bool:
-    return harness.kubectl("get", "namespace", name, check=False).returncode == 0
+    return in_cluster({"kind": "namespace", "metadata": {"name": name}})
 
 
 def wait_gone(*namespaces: str) -> None:
@@ -198,18 +205,12 @@ def test_protected_resources_refuse_destroy_and_retained_ones_outlive_it(tmp_pat
     assert named == frontier and any("StatefulSet" in urn for urn in named)
     for resource in plan["resources"]:
         if resource["urn"] in protected and resource["type"].startswith("kubernetes:"):
-            meta = resource["inputs"]["metadata"]
-            scope = ["-n", meta["namespace"]] if meta.get("namespace") else []
-            found = harness.kubectl("get", resource["inputs"]["kind"], meta["name"], *scope, check=False)
-            assert found.returncode == 0, f"protected {resource['urn']} is gone"
+            assert in_cluster(resource["inputs"]), f"protected {resource['urn']} is gone"
     assert harness.pulumi("unprotect", sets=(protect,)).returncode == 0
     destroyed = harness.pulumi("destroy", sets=(protect,))
     assert destroyed.returncode == 0, destroyed.output[-3000:]
     for resource in retained:
-        meta = resource["inputs"]["metadata"]
-        scope = ["-n", meta["namespace"]] if meta.get("namespace") else []
-        kind = resource["inputs"]["kind"]
-        assert harness.kubectl("get", kind, meta["name"], *scope, check=False).returncode == 0, (kind, meta)
+        assert in_cluster(resource["inputs"]), f"retained {resource['urn']} is gone"
     # Clean up by hand what was retained on purpose, for the teardown scenario.
     harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
     wait_gone(NAMESPACE)
@@ -228,8 +229,7 @@ def test_destroy_leaves_nothing_and_a_new_up_succeeds(tmp_path):
         for manifest in manifests:
             if manifest["metadata"].get("namespace"):
                 continue  # their namespaces are gone, so are they
-            name = manifest["metadata"]["name"]
-            assert harness.kubectl("get", manifest["kind"], name, check=False).returncode != 0, (manifest["kind"], name)
+            assert not in_cluster(manifest), (manifest["kind"], manifest["metadata"]["name"])
     volumes = [v["metadata"]["name"] for v in harness.objects("persistentvolumes")
                if v["spec"].get("claimRef", {}).get("namespace") == NAMESPACE]
     assert volumes == []  # the claims went with the namespace, and their volumes (reclaim policy Delete) too
