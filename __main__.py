@@ -68,7 +68,7 @@ if cfg.databases.provider == "supabase" and cfg.supabase_url:  # the config rule
 
 application = Application(
     "archon", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(), databases=databases,
-    supabase_secret=supabase.secret_name if supabase else None,
+    supabase=supabase,
     openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
     opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
@@ -85,7 +85,8 @@ if cfg.monitoring.enabled:
         grafana_ingress_namespace=cfg.ingress.controller_namespace if cfg.ingress.grafana else None,
         secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
                                                           "alertSmtpPassword")},
-        network_external=cfg.network.external_cidrs, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+        network_external=cfg.network.external_cidrs, api_server_cidrs=cfg.network.api_server_cidrs,
+        opts=pulumi.ResourceOptions(depends_on=[baseline]))
     pulumi.export("monitoring", {"mode": cfg.monitoring.mode, "grafana": monitoring.grafana.url,
                                  "grafanaAdminSecret": monitoring.grafana.admin_secret.metadata.name,
                                  "prometheus": cfg.monitoring.prometheus_url(cfg.namespace)})

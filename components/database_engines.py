@@ -85,7 +85,8 @@ POSTGRES = Engine(
         run_as=RunAs(65534, 65534), port=9187, reads_credential_files=True,
         env={"DATA_SOURCE_URI": "127.0.0.1:5432/archon?sslmode=disable", "DATA_SOURCE_USER": "archon",
              "DATA_SOURCE_PASS_FILE": f"{CREDENTIALS_DIR}/password"}),
-    clients=("archon-server", "archon-intelligence", "archon-db-backup"),
+    # The app reaches it through the data API (PostgREST) and its migration Job (components/data_api.py).
+    clients=("archon-data-api", "archon-data-migrate", "archon-intelligence", "archon-db-backup"),
     termination_grace_period_seconds=120,
 )
 

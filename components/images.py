@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -11,6 +12,7 @@ from components.service_catalog import AppService
 from stackconfig.model import Images
 
 DOCKER_DIR = Path(__file__).resolve().parents[1] / "docker"
+DOCKERFILES = "docker"  # DOCKER_DIR, as the build inputs name it: relative to the project directory
 
 
 class AppImages(pulumi.ComponentResource):
@@ -34,9 +36,11 @@ class AppImages(pulumi.ComponentResource):
             image = docker.Image(
                 f"{name}-{spec.key}",
                 image_name=f"{repository}:{images.tag}",
+                # Both paths relative to the project directory (the program's working directory), so they are the
+                # same on every machine and a laptop/CI switch changes no build input.
                 build=docker.DockerBuildArgs(
-                    context=str(Path(app_source or ".").expanduser() / spec.context),
-                    dockerfile=str(DOCKER_DIR / spec.dockerfile),
+                    context=os.path.normpath(os.path.join(app_source or ".", spec.context)),
+                    dockerfile=f"{DOCKERFILES}/{spec.dockerfile}",
                     platform=images.platform,
                     args=spec.build_args or None,
                     cache_from=docker.CacheFromArgs(images=[f"{repository}:{images.tag}"]) if images.cache_from

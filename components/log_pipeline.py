@@ -23,10 +23,12 @@ class LogPipeline(NamespacedComponent):
     """Loki (StatefulSet, retention by the compactor) and one Alloy replica tailing pod logs; no node access."""
 
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
-                 scraper_namespace: str | None, opts: pulumi.ResourceOptions | None = None) -> None:
+                 scraper_namespace: str | None, api_server_cidrs: list[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:LogPipeline", name, namespace=namespace, instance=instance, opts=opts)
         self.loki_url = f"http://archon-loki.{namespace}.svc:{LOKI_PORT}"
         self.scraper_namespace = scraper_namespace  # where Prometheus runs; None: here
+        self.api_server_cidrs = api_server_cidrs
         self._loki(settings, protect)
         self._alloy(settings)
         self.register_outputs({"loki": self.loki_url})
@@ -89,4 +91,4 @@ class LogPipeline(NamespacedComponent):
             opts=self.child)
         self._policy("alloy-traffic", "archon-alloy", labels,
                      ingress=[from_pods("prometheus", ALLOY_PORT, self.scraper_namespace)],
-                     egress=[to_pods("loki", LOKI_PORT), to_cidrs(["0.0.0.0/0"], API_PORTS)])
+                     egress=[to_pods("loki", LOKI_PORT), to_cidrs(self.api_server_cidrs, API_PORTS)])

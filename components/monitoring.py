@@ -41,9 +41,11 @@ class Monitoring(NamespacedComponent):
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
                  traefik_namespace: str | None, cert_manager_namespace: str | None, database_apps: list[str],
                  grafana_ingress_namespace: str | None, secrets: Mapping[str, pulumi.Input[str] | None],
-                 network_external: list[str], opts: pulumi.ResourceOptions | None = None) -> None:
+                 network_external: list[str], api_server_cidrs: list[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Monitoring", name, namespace=namespace, instance=instance, opts=opts)
         self.network_external = network_external
+        self.api_server_cidrs = api_server_cidrs
         outputs = {}
         if settings.mode == "bundled":
             alertmanager_host = f"archon-alertmanager.{namespace}.svc:9093"
@@ -59,7 +61,7 @@ class Monitoring(NamespacedComponent):
             scraper_namespace = settings.operator.namespace
         prometheus_url = settings.prometheus_url(namespace)
         logs = LogPipeline("logs", settings=settings, namespace=namespace, instance=instance, protect=protect,
-                           scraper_namespace=scraper_namespace, opts=self.child)
+                           scraper_namespace=scraper_namespace, api_server_cidrs=api_server_cidrs, opts=self.child)
         self.grafana = Grafana("grafana", settings=settings.grafana, namespace=namespace, instance=instance,
                                prometheus_url=prometheus_url, loki_url=logs.loki_url,
                                scraper_namespace=scraper_namespace, ingress_namespace=grafana_ingress_namespace,
@@ -114,7 +116,7 @@ class Monitoring(NamespacedComponent):
             opts=self.child)
         self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, 8080)
         self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels,
-                     ingress=[from_pods("prometheus", 8080)], egress=[to_cidrs(["0.0.0.0/0"], API_PORTS)])
+                     ingress=[from_pods("prometheus", 8080)], egress=[to_cidrs(self.api_server_cidrs, API_PORTS)])
 
     def _prometheus(self, settings: MonitoringSettings, protect: bool, config: dict) -> None:
         labels = recommended_labels("prometheus", "monitoring", self.instance, PROMETHEUS_VERSION)
@@ -167,7 +169,7 @@ class Monitoring(NamespacedComponent):
                      egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[
                          k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())]),
                          to_namespace_pods("traefik", 9100), to_namespace_pods("cert-manager", 9402),
-                         to_cidrs(["0.0.0.0/0"], API_PORTS)])
+                         to_cidrs(self.api_server_cidrs, API_PORTS)])
 
     def _alertmanager(self, settings: MonitoringSettings, protect: bool,
                       secrets: Mapping[str, pulumi.Input[str] | None]) -> None:

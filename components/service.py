@@ -24,6 +24,7 @@ class Service(pulumi.ComponentResource):
                  ports: Mapping[str, int], network: Network, controller_namespace: str,
                  mounts: Sequence[w.Mount] = (), volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
                  pod_annotations: Mapping[str, pulumi.Input[str]] | None = None,
+                 pull_secrets: Sequence[pulumi.Input[str]] = (), sidecars: Sequence[w.Container] = (),
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -35,8 +36,11 @@ class Service(pulumi.ComponentResource):
         def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
 
-        self.account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta(spec.name),
-                                                  automount_service_account_token=False, opts=child)
+        # The registry's pull Secret rides on the account, so every pod it runs (and kubectl debug copies) pulls.
+        self.account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=meta(spec.name), automount_service_account_token=False,
+            image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in pull_secrets] or None,
+            opts=child)
         probes = w.Probes(
             readiness=w.Probe(http_path=spec.ready_path, port="http", period_seconds=10, timeout_seconds=3),
             liveness=(w.Probe(http_path=spec.live_path, port="http", period_seconds=20, timeout_seconds=5,
@@ -64,7 +68,7 @@ class Service(pulumi.ComponentResource):
                     type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
                         max_unavailable=0, max_surge=settings.max_surge)),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                template=w.pod_template(labels=labels, annotations=pod_annotations, containers=[container],
+                template=w.pod_template(labels=labels, annotations=pod_annotations, containers=[container, *sidecars],
                                         run_as=spec.run_as, volumes=volumes,
                                         service_account_name=self.account.metadata.name,
                                         topology_spread_constraints=spread_constraints,

@@ -24,7 +24,8 @@ class Wiring:
     app_secret: pulumi.Input[str]
     domain: str
     databases: dict[str, tuple[pulumi.Input[str], int, pulumi.Input[str]]]  # key -> (host, port, secret name)
-    supabase_secret: pulumi.Input[str] | None = None
+    supabase_url: pulumi.Input[str] | SecretRef  # the bundled data API's address, or the managed project's Secret
+    supabase_key: SecretRef
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class AppService:
     container_port: int
     service_port: int
     dockerfile: str  # in docker/
-    context: str  # build context inside the Archon checkout
+    context: str  # build context inside its source checkout ("." for its root)
+    source: str = "archon"  # where the source is: a key of docker/sources.json (repository, commit, folder)
     run_as: RunAs = APP_USER
     ready_path: str = "/health"
     live_path: str | None = "/"  # None: a TCP liveness check
@@ -46,6 +48,7 @@ class AppService:
     public: bool = False  # reached through the ingress controller
     peers: tuple[str, ...] = ()  # services allowed to connect
     talks_to: tuple[str, ...] = ()  # services and data stores it connects to
+    reads_data_api: bool = False  # reaches the database through the Supabase API (SUPABASE_URL, the service key)
     external_ports: tuple[int, ...] = ()  # ports it may reach outside the cluster
     build_args: dict[str, str] = field(default_factory=dict)
     env: Callable[[Wiring], dict] = lambda wiring: {}
@@ -62,18 +65,27 @@ def _openai(wiring: Wiring) -> dict:
     return {"OPENAI_API_KEY": SecretRef(wiring.app_secret, "openai-api-key")}
 
 
+def _supabase(wiring: Wiring) -> tuple[dict, dict]:
+    """SUPABASE_URL and SUPABASE_SERVICE_KEY, as upstream Archon reads its database: the bundled data API's
+    address (not secret) and minted key, or the managed project's URL and key from its Secret."""
+    url = wiring.supabase_url
+    if isinstance(url, SecretRef):
+        return {}, {"SUPABASE_URL": url, "SUPABASE_SERVICE_KEY": wiring.supabase_key}
+    return {"SUPABASE_URL": url}, {"SUPABASE_SERVICE_KEY": wiring.supabase_key}
+
+
 def _postgres(wiring: Wiring) -> tuple[dict, dict]:
-    """SUPABASE_* with Supabase; POSTGRES_* for the bundled PostgreSQL."""
-    if wiring.supabase_secret is not None:
-        return {}, {"SUPABASE_URL": SecretRef(wiring.supabase_secret, "SUPABASE_URL"),
-                    "SUPABASE_SERVICE_KEY": SecretRef(wiring.supabase_secret, "SUPABASE_SERVICE_KEY")}
+    """POSTGRES_* for a service that speaks PostgreSQL itself (OmniArchon's intelligence); SUPABASE_* when the
+    database is Supabase's."""
+    if "postgres" not in wiring.databases:
+        return _supabase(wiring)
     host, port, secret = wiring.databases["postgres"]
     return ({"POSTGRES_HOST": host, "POSTGRES_PORT": str(port), "POSTGRES_DB": "archon", "POSTGRES_USER": "archon"},
             {"POSTGRES_PASSWORD": SecretRef(secret, "password")})
 
 
 def _server_env(wiring: Wiring) -> dict:
-    return {**PYTHON_ENV, **_postgres(wiring)[0], "ARCHON_HOST": wiring.domain,
+    return {**PYTHON_ENV, **_supabase(wiring)[0], "ARCHON_HOST": wiring.domain,
             "HF_HOME": "/cache/huggingface", "CRAWL4_AI_BASE_DIRECTORY": "/cache/crawl4ai",
             "TLDEXTRACT_CACHE": "/cache/tldextract", "PLAYWRIGHT_BROWSERS_PATH": "/ms-playwright"}
 
@@ -101,28 +113,31 @@ SERVICES: tuple[AppService, ...] = (
         talks_to=("archon-server",)),
     AppService(
         key="server", name="archon-server", container_port=8181, service_port=8181,
-        dockerfile="python-service.Dockerfile", context="python",
+        dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group server --group server-reranking", "APP_MODULE": "src.server.main:app",
                     "APP_PORT": "8181", "WITH_PLAYWRIGHT": "true"},
         writable=(WritablePath("/tmp", "2Gi"), WritablePath("/cache", "2Gi")), in_memory_state=True, public=True,
         peers=("archon-frontend", "archon-mcp", "archon-agents", "archon-intelligence"),
-        talks_to=("archon-mcp", "archon-postgres"), external_ports=(80, 443),
-        env=_server_env, secret_env=lambda w: {**_openai(w), **_postgres(w)[1]}),
+        talks_to=("archon-mcp",), external_ports=(80, 443), reads_data_api=True,
+        env=_server_env, secret_env=lambda w: {**_openai(w), **_supabase(w)[1]}),
     AppService(
         key="mcp", name="archon-mcp", container_port=8051, service_port=8051,
-        dockerfile="python-service.Dockerfile", context="python",
+        dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group mcp", "APP_MODULE": "", "APP_PORT": "8051"},
         in_memory_state=True, public=True, peers=("archon-server", "archon-agents"),
-        talks_to=("archon-server",), env=lambda w: dict(PYTHON_ENV)),
+        talks_to=("archon-server",), reads_data_api=True,
+        env=lambda w: {**PYTHON_ENV, **_supabase(w)[0]}, secret_env=lambda w: _supabase(w)[1]),
     AppService(
         key="intelligence", name="archon-intelligence", container_port=8053, service_port=8053,
-        dockerfile="intelligence.Dockerfile", context="services/intelligence", startup_seconds=600,
+        # Not part of Archon: OmniArchon's service, archived in OmniNode-ai/omniintelligence (docker/sources.json).
+        dockerfile="intelligence.Dockerfile", context="services/intelligence", source="omniarchon",
+        startup_seconds=600,
         peers=("archon-server",),
         talks_to=("archon-server", "archon-postgres", "archon-redis", "archon-qdrant", "archon-memgraph"),
         external_ports=(443,), env=_intelligence_env, secret_env=_intelligence_secrets),
     AppService(
         key="agents", name="archon-agents", container_port=8052, service_port=8052,
-        dockerfile="python-service.Dockerfile", context="python",
+        dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group agents", "APP_MODULE": "src.agents.server:app", "APP_PORT": "8052"},
         startup_seconds=600, peers=("archon-server", "archon-mcp"), talks_to=("archon-server", "archon-mcp"),
         external_ports=(443,), env=lambda w: {**PYTHON_ENV, "MCP_SERVICE_URL": "http://archon-mcp:8051"},

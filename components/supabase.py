@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workload as w
 from components.labels import recommended_labels
 from components.options import fixed_name
 
@@ -26,4 +27,5 @@ class SupabaseConnection(pulumi.ComponentResource):
             string_data={"SUPABASE_URL": url, "SUPABASE_SERVICE_KEY": service_key},
             opts=fixed_name(self, protect=protect))
         self.secret_name = self.secret.metadata.name
+        self.checksum = w.digest({"SUPABASE_URL": url, "SUPABASE_SERVICE_KEY": service_key})
         self.register_outputs({"secretName": self.secret_name})

@@ -266,6 +266,7 @@ def pod_spec(
     termination_grace_period_seconds: int | None = None,
     restart_policy: str | None = None,
     topology_spread_constraints: Sequence[core.TopologySpreadConstraintArgs] | None = None,
+    image_pull_secrets: Sequence[pulumi.Input[str]] = (),
 ) -> core.PodSpecArgs:
     """Build a hardened pod spec; every writable path becomes a size-limited emptyDir.
 
@@ -277,12 +278,12 @@ def pod_spec(
     names = [c.name for c in everyone]
     if len(set(names)) != len(names):
         raise WorkloadSpecError(f"container names must be unique in a pod: {names}")
-    declared = {_volume_name(v) for v in volumes} | set(claim_volumes)
     for volume in volumes:
         _check_volume(volume)
     writable = [core.VolumeArgs(name=_writable_volume_name(c, w), empty_dir=core.EmptyDirVolumeSourceArgs(
         size_limit=w.size_limit, medium="Memory" if w.in_memory else None))
         for c in everyone for w in c.writable_paths]
+    declared = {_volume_name(v) for v in [*volumes, *writable]} | set(claim_volumes)
     for c in everyone:
         for mount in c.mounts:
             if mount.volume not in declared:
@@ -303,6 +304,7 @@ def pod_spec(
         termination_grace_period_seconds=termination_grace_period_seconds,
         restart_policy=restart_policy,
         topology_spread_constraints=list(topology_spread_constraints) if topology_spread_constraints else None,
+        image_pull_secrets=[core.LocalObjectReferenceArgs(name=n) for n in image_pull_secrets] or None,
         init_containers=[container_args(c, init=True) for c in init_containers] or None,
         containers=[container_args(c, runs_to_completion=restart_policy in ("Never", "OnFailure"))
                     for c in containers],
@@ -349,8 +351,14 @@ def _check_container(spec: Container, init: bool) -> None:
                                 "the memory limit, which they count against")
 
 
+def scratch_volume_name(container: str, path: WritablePath) -> str:
+    """The emptyDir volume behind a container's writable path: another container of the pod may mount it (an
+    init container's output, read by the main container)."""
+    return f"{container}-{path.slug}"[:63].rstrip("-")
+
+
 def _writable_volume_name(spec: Container, path: WritablePath) -> str:
-    return f"{spec.name}-{path.slug}"[:63].rstrip("-")
+    return scratch_volume_name(spec.name, path)
 
 
 def _volume_name(volume: core.VolumeArgs) -> str:

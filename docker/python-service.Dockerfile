@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# archon-server, archon-mcp and archon-agents, built from the python/ folder of an Archon checkout.
+# archon-server, archon-mcp and archon-agents, built from an Archon checkout (the context is its root: python/ holds
+# the code, migration/ the schema the data API's Job applies and the server's migration check reads).
 # Build arguments (the service catalog sets them): UV_GROUPS, the service's dependency groups;
 # APP_MODULE, its ASGI app for uvicorn (empty: RUN_MODULE runs itself, as archon-mcp does); APP_PORT;
 # WITH_PLAYWRIGHT=true adds Chromium and its libraries for the crawler.
@@ -10,7 +11,7 @@ ARG UV_GROUPS=""
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
-COPY pyproject.toml ./
+COPY python/pyproject.toml ./
 # UV_GROUPS is a list of `--group NAME` flags and must split into words.
 # hadolint ignore=SC2086
 RUN uv venv /venv && uv pip install --no-cache --python /venv/bin/python -r pyproject.toml ${UV_GROUPS}
@@ -33,7 +34,8 @@ RUN if [ "$WITH_PLAYWRIGHT" = "true" ]; then playwright install --with-deps chro
  && groupadd --gid 10001 archon \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin archon
 WORKDIR /app
-COPY src ./src
+COPY python/src ./src
+COPY migration ./migration
 USER 10001:10001
 EXPOSE ${APP_PORT}
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \

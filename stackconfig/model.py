@@ -93,11 +93,21 @@ class Backup(_Section):
     s3: BackupS3 | None = None
 
 
+class DataApi(_Section):
+    """The Supabase API (PostgREST) the program runs in front of the bundled PostgreSQL: replicas and resources."""
+
+    replicas: int = Field(default=1, ge=1, le=10)
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "50m", "memory": "64Mi"},
+                                                     "limits": {"cpu": "500m", "memory": "256Mi"}})
+
+
 class Databases(_Section):
-    """The data stores: bundled in the cluster, or PostgreSQL managed by Supabase."""
+    """The data stores: bundled in the cluster (PostgreSQL served through the Supabase API the app talks to), or
+    PostgreSQL managed by Supabase."""
 
     provider: Literal["bundled", "supabase"] = "bundled"
     credentials_rotation: int = Field(default=0, ge=0)
+    data_api: DataApi = DataApi()
     postgres: DatabaseSettings
     redis: DatabaseSettings
     qdrant: DatabaseSettings
@@ -208,6 +218,10 @@ class Network(_Section):
     excluded_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                                                 "169.254.0.0/16"])
     dns: Dns = Dns()
+    # Where the Kubernetes API is, for the pods that read it (Prometheus, kube-state-metrics, Alloy). Anywhere by
+    # default; on Cilium, CIDR rules match an API server on the nodes only with policy-cidr-match-mode: nodes, so
+    # set this to the control plane's addresses there (README, "API-server egress on Cilium").
+    api_server_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
 
 
 class RateLimit(_Section):

@@ -65,11 +65,18 @@ def _images(cfg: StackConfig) -> list[ConfigIssue]:
                                   f"{'has' if len(building) == 1 else 'have'} no images.prebuilt entry: set "
                                   "archon:appSource to an Archon checkout to build, or name a prebuilt image",
                                   has_value=False))
-    elif building and cfg.app_source and not Path(cfg.app_source).expanduser().is_dir():
+    elif building and cfg.app_source and (Path(cfg.app_source).is_absolute() or cfg.app_source.startswith("~")):
+        # The path is part of each image's build inputs: one that differs between a laptop and CI would rebuild
+        # and roll every service on the switch.
+        issues.append(ConfigIssue("appSource", cfg.app_source, "must be relative to the project directory (e.g. "
+                                  "../archon): an absolute path differs from one machine to the next, and every "
+                                  "image would rebuild and roll"))
+    elif building and cfg.app_source and not Path(cfg.app_source).is_dir():
         issues.append(ConfigIssue("appSource", cfg.app_source, "is not a directory (an Archon source checkout is "
                                   f"needed to build {', '.join(building)})"))
     cidr_lists = {"network.externalCidrs": cfg.network.external_cidrs,
-                  "network.excludedCidrs": cfg.network.excluded_cidrs, "network.dns.cidrs": cfg.network.dns.cidrs}
+                  "network.excludedCidrs": cfg.network.excluded_cidrs, "network.dns.cidrs": cfg.network.dns.cidrs,
+                  "network.apiServerCidrs": cfg.network.api_server_cidrs}
     if cfg.ingress.grafana:
         cidr_lists["ingress.grafana.allowCidrs"] = cfg.ingress.grafana.allow_cidrs
     for key, cidrs in cidr_lists.items():
@@ -88,7 +95,7 @@ def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[Config
         if not cfg.supabase_url:
             issues.append(ConfigIssue("supabaseUrl", None, "is required with databases.provider: supabase (the "
                                       "project URL, e.g. https://xyz.supabase.co)", has_value=False))
-        elif not _supabase_url_ok(cfg.supabase_url):
+        elif not supabase_url_ok(cfg.supabase_url):
             issues.append(ConfigIssue("supabaseUrl", cfg.supabase_url, "Archon refuses plain http except for "
                                       "localhost and private IP addresses; use https"))
         if "supabaseServiceKey" not in present:
@@ -116,7 +123,7 @@ def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[Config
     return issues
 
 
-def _supabase_url_ok(url: str) -> bool:
+def supabase_url_ok(url: str) -> bool:
     """Archon's own check: https, or http to localhost or a private/loopback/link-local IP (notes/archon.md 4.1)."""
     import ipaddress
     from urllib.parse import urlparse

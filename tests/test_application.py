@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
 import sys
@@ -51,7 +53,9 @@ def test_deployment_rolls_without_downtime_under_its_own_account(plans, stack, k
     assert pod["serviceAccountName"] == spec.name and pod["automountServiceAccountToken"] is False
     account = obj(plans[stack], "ServiceAccount", spec.name)
     assert account["automountServiceAccountToken"] is False
-    (container,) = pod["containers"]
+    # The app's container, and for the database's readers the data API's sidecar after it (test_data_api.py).
+    container, *sidecars = pod["containers"]
+    assert [c["name"] for c in sidecars] == (["rest-proxy"] if spec.reads_data_api else [])
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
     assert container["readinessProbe"]["httpGet"]["path"] == spec.ready_path
     assert container["ports"] == [{"containerPort": spec.container_port, "name": "http", "protocol": "TCP"}]
@@ -97,7 +101,8 @@ def test_network_policy_admits_the_controller_and_named_peers_only(plans, stack,
     egress = [(rule["to"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"),
                [p["port"] for p in rule["ports"]]) for rule in policy["egress"]]
     targets = [name for name, _ in egress if name]
-    assert set(targets) <= set(spec.talks_to)
+    # Readers of the database also reach the bundled data API (the staging and production stacks bundle it).
+    assert set(targets) <= {*spec.talks_to, *(("archon-data-api",) if spec.reads_data_api else ())}
     external = [ports for name, ports in egress if name is None]
     assert external == ([list(spec.external_ports)] if spec.external_ports else [])
 
@@ -124,12 +129,13 @@ def test_services_find_each_other_as_the_app_expects(plans):
     assert env_of(pods["archon-agents"]["containers"][0])["MCP_SERVICE_URL"] == "http://archon-mcp:8051"
 
 
-def test_server_and_intelligence_reach_the_data_layer_through_its_secrets(plans):
-    server = env_of(obj(plans["staging"], "Deployment", "archon-server")["spec"]["template"]["spec"]["containers"][0])
-    assert server["POSTGRES_HOST"] == "archon-postgres.archon-staging.svc.cluster.local"
-    assert server["POSTGRES_PASSWORD"] == {"secretKeyRef": {"key": "password", "name": "archon-postgres-credentials"}}
+def test_intelligence_reaches_the_data_layer_through_its_secrets(plans):
+    # (server and mcp read the database through the data API: tests/test_data_api.py)
     intelligence = env_of(obj(plans["staging"], "Deployment", "archon-intelligence")["spec"]["template"]["spec"]
                           ["containers"][0])
+    assert intelligence["POSTGRES_HOST"] == "archon-postgres.archon-staging.svc.cluster.local"
+    assert intelligence["POSTGRES_PASSWORD"] == {"secretKeyRef": {"key": "password",
+                                                                  "name": "archon-postgres-credentials"}}
     assert intelligence["MEMGRAPH_URI"] == "bolt://archon-memgraph:7687"
     assert intelligence["QDRANT_API_KEY"] == {"secretKeyRef": {"key": "api-key", "name": "archon-qdrant-credentials"}}
     assert intelligence["VALKEY_PASSWORD"] == {"secretKeyRef": {"key": "password", "name": "archon-redis-credentials"}}
@@ -158,14 +164,15 @@ def test_building_deploys_the_pushed_digest(tmp_path):
     (source / "python").mkdir(parents=True)
 
     def build_server(config: dict) -> None:
-        config["archon:appSource"] = str(source)
+        config["archon:appSource"] = "../archon"  # beside the project copy
         del config["archon:images"]["prebuilt"]["server"]
     result = plan_with(tmp_path, "staging", build_server)
     assert result.exit_code == 0, result.stderr
     (image,) = [r for r in result.resources if r["type"] == "docker:index/image:Image"]
     build = image["inputs"]["build"]
-    assert build["context"] == str(source / "python")
-    assert build["dockerfile"].endswith("docker/python-service.Dockerfile")
+    # Paths relative to the project, the same on every machine; the context is the checkout's root (python/ and
+    # migration/ both go in).
+    assert (build["context"], build["dockerfile"]) == ("../archon", "docker/python-service.Dockerfile")
     assert build["platform"] == "linux/amd64"
     assert build["args"]["APP_MODULE"] == "src.server.main:app"
     assert build["cacheFrom"] == {"images": ["ghcr.io/acme/archon/server:v0.1.0"]}
@@ -180,7 +187,7 @@ def test_a_local_build_without_push_deploys_the_image_name(tmp_path):
     (source / "archon-ui-main").mkdir(parents=True)
 
     def build_frontend_locally(config: dict) -> None:
-        config["archon:appSource"] = str(source)
+        config["archon:appSource"] = "../archon"
         config["archon:images"]["skipPush"] = True
         del config["archon:images"]["prebuilt"]["frontend"]
     result = plan_with(tmp_path, "staging", build_frontend_locally)
@@ -237,3 +244,24 @@ def test_nginx_accepts_the_frontend_config(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_registry_credentials_become_a_pull_secret_on_every_app_account(tmp_path, plans):
+    def private_registry(config: dict) -> None:
+        config["archon:images"]["registryUsername"] = "archon-ci"
+        config["archon:registryPassword"] = {"secure": "v1:cGFzcw=="}
+    result = plan_with(tmp_path, "staging", private_registry)
+    assert result.exit_code == 0, result.stderr
+    secret = obj(result, "Secret", "archon-registry")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    login = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]["ghcr.io"]
+    assert login["username"] == "archon-ci"
+    assert base64.b64decode(login["auth"]).decode() == f"archon-ci:{login['password']}"
+    accounts = {a["metadata"]["name"]: a for a in result.objects("ServiceAccount")}
+    for key in enabled("staging"):
+        assert accounts[BY_KEY[key].name]["imagePullSecrets"] == [{"name": "archon-registry"}]
+    (job,) = result.objects("Job")  # its init container runs the server image
+    assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "archon-registry"}]
+    # Without registry credentials nothing is attached (public images, or the nodes' own credentials).
+    assert not [a for a in plans["staging"].objects("ServiceAccount") if a.get("imagePullSecrets")]
+    assert not [s for s in plans["staging"].objects("Secret") if s["metadata"]["name"] == "archon-registry"]

@@ -224,16 +224,23 @@ def test_an_s3_backup_target_needs_its_credentials():
     assert load_stack_config("staging", raw).databases.backup.s3.bucket == "acme-archon-backups"
 
 
-def test_images_need_a_prebuilt_reference_or_a_source_checkout(tmp_path):
+def test_images_need_a_prebuilt_reference_or_a_source_checkout(tmp_path, monkeypatch):
     raw = changed(raw_config("staging"), "archon:images.prebuilt", {"frontend": "ghcr.io/acme/archon/frontend:v1"})
     with pytest.raises(ConfigError) as caught:
         load_stack_config("staging", raw)
     assert [str(i) for i in caught.value.issues] == [
         "archon:appSource: is not set, and server, mcp, intelligence, agents have no images.prebuilt entry: set "
         "archon:appSource to an Archon checkout to build, or name a prebuilt image"]
-    with pytest.raises(ConfigError, match=r"archon:appSource = '/no/such/archon': is not a directory"):
-        load_stack_config("staging", raw | {"archon:appSource": "/no/such/archon"})
-    assert load_stack_config("staging", raw | {"archon:appSource": str(tmp_path)}).app_source == str(tmp_path)
+    with pytest.raises(ConfigError, match=r"archon:appSource = 'no/such/archon': is not a directory"):
+        load_stack_config("staging", raw | {"archon:appSource": "no/such/archon"})
+    with pytest.raises(ConfigError, match=r"archon:appSource = '/srv/archon': must be relative to the project "
+                                          r"directory \(e\.g\. \.\./archon\): an absolute path differs"):
+        load_stack_config("staging", raw | {"archon:appSource": "/srv/archon"})
+    with pytest.raises(ConfigError, match=r"appSource = '~/archon': must be relative"):
+        load_stack_config("staging", raw | {"archon:appSource": "~/archon"})
+    monkeypatch.chdir(tmp_path)  # the program's working directory is the project's
+    (tmp_path / "archon").mkdir()
+    assert load_stack_config("staging", raw | {"archon:appSource": "archon"}).app_source == "archon"
 
 
 @pytest.mark.parametrize("image, message", [

@@ -144,7 +144,8 @@ def test_no_generated_secret_appears_outside_a_secret(plans):
         p = plans[stack]
         passwords = [computed_outputs(r["type"], r["name"], r["inputs"])["result"] for r in p.resources
                      if r["type"] == "random:index/randomPassword:RandomPassword"]
-        assert len(passwords) == len(DATABASE_PASSWORDS) + 1  # and Grafana's admin password
+        # and Grafana's admin password, and the data API's JWT secret and authenticator password (bundled mode)
+        assert len(passwords) == len(DATABASE_PASSWORDS) + 1 + 2
         secrets_text = yaml.safe_dump([secret_strings(o) for o in p.manifests if o["kind"] == "Secret"])
         assert all(pw in secrets_text for pw in passwords)  # the scan below can find them
         elsewhere = [yaml.safe_dump(o) for o in p.manifests if o["kind"] != "Secret"]

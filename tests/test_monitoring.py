@@ -238,3 +238,23 @@ def test_every_monitoring_object_waits_for_the_namespace(plans, stack):
     assert len(inside) > 20
     for resource in inside:
         assert namespace in resource["dependencies"], resource["urn"]
+
+
+def test_the_api_server_egress_follows_network_api_server_cidrs(tmp_path, plans):
+    readers = ("archon-prometheus", "archon-kube-state-metrics", "archon-alloy")
+
+    def api_blocks(plan) -> dict[str, list[str]]:
+        policies = {p["metadata"]["name"]: p["spec"] for p in plan.objects("NetworkPolicy")}
+        return {name: [peer["ipBlock"]["cidr"] for rule in policies[name]["egress"] for peer in rule.get("to", [])
+                       if "ipBlock" in peer and [p["port"] for p in rule["ports"]] == [443, 6443]]
+                for name in readers}
+
+    assert api_blocks(plans["staging"]) == {name: ["0.0.0.0/0"] for name in readers}
+    # Cilium with policy-cidr-match-mode: nodes (README): the control plane's addresses instead of anywhere.
+    result = plan_with(tmp_path, "staging", lambda config: config.setdefault("archon:network", {}).update(
+        apiServerCidrs=["10.0.0.10/32", "10.0.0.11/32"]))
+    assert result.exit_code == 0, result.stderr
+    assert api_blocks(result) == {name: ["10.0.0.10/32", "10.0.0.11/32"] for name in readers}
+    bad = changed(raw_config("staging"), "archon:network", {"apiServerCidrs": ["kube-apiserver"]})
+    with pytest.raises(ConfigError, match=r"archon:network\.apiServerCidrs\.0 = 'kube-apiserver': is not a CIDR"):
+        load_stack_config("staging", bad)

@@ -114,7 +114,9 @@ def test_rotated_credentials_roll_every_pod_that_reads_them(base, tmp_path, caps
     report = json.loads((tmp_path / "out" / "diff.json").read_text())
     rolled = {c["name"] for c in report["changes"] if c["action"] == "update" and any(
         f["path"] == "spec.template.metadata.annotations.archon.io/secrets-checksum" for f in c["fields"])}
-    assert rolled == {"archon-frontend", "archon-server", "archon-mcp", "archon-intelligence", "archon-agents"}
+    # ... the data API too: PostgREST logs in with the rotated authenticator password
+    assert rolled == {"archon-frontend", "archon-server", "archon-mcp", "archon-intelligence", "archon-agents",
+                      "archon-data-api"}
 
 
 def test_a_redis_memory_change_leaves_its_protected_credentials_alone(tmp_path, capsys):
