@@ -103,7 +103,8 @@ class Application(pulumi.ComponentResource):
             sidecars = []
             if spec.reads_data_api and supabase is None:  # the data API in the cluster, through the sidecar
                 spec = dataclasses.replace(spec, talks_to=(*spec.talks_to, DATA_API))
-                proxy, proxy_volume = rest_proxy(self.data_api.proxy_config.metadata.name)
+                proxy, proxy_volume = rest_proxy(self.data_api.proxy_config.metadata.name,
+                                                 cfg.databases.data_api.proxy_resources)
                 sidecars.append(proxy)
                 volumes.append(proxy_volume)
                 config_checksum = {"archon.io/config-checksum": w.text_digest(self.data_api.proxy_conf)}

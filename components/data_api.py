@@ -36,12 +36,9 @@ PORT = 3000  # PostgREST's API, the Service's port
 PROXY_PORT = 8000  # the readers' sidecar
 URL = f"http://localhost:{PROXY_PORT}"  # SUPABASE_URL: a host Archon accepts over http (notes/archon.md 4.1)
 PROXY_CONF = FILES / "rest-proxy.conf"
-PROXY_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memory": "16Mi"},
-                                            "limits": {"cpu": "200m", "memory": "64Mi"}})
+
 SCHEMA_DIR = "/schema"  # where the Job finds Archon's migration/ folder, copied from the server image
 SQL_DIR = "/sql"
-JOB_RESOURCES = Resources.model_validate({"requests": {"cpu": "50m", "memory": "64Mi"},
-                                          "limits": {"cpu": "500m", "memory": "256Mi"}})
 # A fixed issue time keeps the minted key the same from one run to the next; it changes with the JWT secret.
 SERVICE_ROLE_CLAIMS = {"iss": "archon", "role": "service_role", "iat": 1767225600}
 
@@ -51,12 +48,12 @@ def service_role_key(jwt_secret: str) -> str:
     return jwt.encode(SERVICE_ROLE_CLAIMS, jwt_secret, algorithm="HS256")
 
 
-def rest_proxy(config_map: pulumi.Input[str]) -> tuple[w.Container, k8s.core.v1.VolumeArgs]:
+def rest_proxy(config_map: pulumi.Input[str], resources: Resources) -> tuple[w.Container, k8s.core.v1.VolumeArgs]:
     """The sidecar a reader of the database runs: nginx mapping localhost:8000/rest/v1/ onto archon-data-api."""
     volume = k8s.core.v1.VolumeArgs(name="rest-proxy", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
         name=config_map))
     container = w.Container(
-        name="rest-proxy", image=PROXY_IMAGE, resources=PROXY_RESOURCES, run_as=w.RunAs(101, 101),
+        name="rest-proxy", image=PROXY_IMAGE, resources=resources, run_as=w.RunAs(101, 101),
         ports={"rest-proxy": PROXY_PORT}, writable_paths=[w.WritablePath("/tmp", "16Mi")],
         mounts=[w.Mount("rest-proxy", "/etc/nginx/conf.d")],
         probes=w.Probes(readiness=w.Probe(http_path="/healthz", port="rest-proxy"),
@@ -112,10 +109,10 @@ class DataApi(pulumi.ComponentResource):
         # A new server image or new credentials make a new Job (its template changes), which runs again.
         schema_out = w.WritablePath(SCHEMA_DIR, "64Mi")
         copy_schema = w.Container(
-            name="schema", image=schema_image, resources=JOB_RESOURCES, run_as=w.RunAs(10001, 10001),
+            name="schema", image=schema_image, resources=settings.resources, run_as=w.RunAs(10001, 10001),
             command=["sh", "-c", f"cp -R /app/migration/. {SCHEMA_DIR}/"], writable_paths=[schema_out])
         migrate = w.Container(
-            name="migrate", image=POSTGRES.image, resources=JOB_RESOURCES, command=["sh", f"{SQL_DIR}/migrate.sh"],
+            name="migrate", image=POSTGRES.image, resources=settings.resources, command=["sh", f"{SQL_DIR}/migrate.sh"],
             env={"PGHOST": postgres.host, "PGPORT": str(POSTGRES.port), "PGUSER": POSTGRES.fixed["username"],
                  "PGDATABASE": POSTGRES.fixed["database"], "SQL_DIR": SQL_DIR, "SCHEMA_DIR": SCHEMA_DIR},
             secret_env={"PGPASSWORD": w.SecretRef(postgres.secret_name, "password"),

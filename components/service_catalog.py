@@ -131,7 +131,7 @@ SERVICES: tuple[AppService, ...] = (
         key="intelligence", name="archon-intelligence", container_port=8053, service_port=8053,
         # Not part of Archon: OmniArchon's service, archived in OmniNode-ai/omniintelligence (docker/sources.json).
         dockerfile="intelligence.Dockerfile", context="services/intelligence", source="omniarchon",
-        startup_seconds=600,
+        startup_seconds=600, feature="intelligence",
         peers=("archon-server",),
         talks_to=("archon-server", "archon-postgres", "archon-redis", "archon-qdrant", "archon-memgraph"),
         external_ports=(443,), env=_intelligence_env, secret_env=_intelligence_secrets),

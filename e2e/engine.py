@@ -125,8 +125,10 @@ def run(operation: str, stack: str, project: Path, *, policy: bool, expect_no_ch
                 result = target.destroy(on_event=on_event, **common, **extra)
                 print(json.dumps({"changeSummary": result.summary.resource_changes}))
             elif operation == "unprotect":
-                # `pulumi state unprotect --all`: the documented way to let a destroy remove protected resources.
-                target.workspace.pulumi_command.run(["state", "unprotect", "--all", "--yes", "--stack", stack],
+                # `pulumi state unprotect URN` for each --target (the rotation procedure), or `--all` without any
+                # (the documented way to let a destroy remove protected resources).
+                urns = extra.get("target") or ["--all"]
+                target.workspace.pulumi_command.run(["state", "unprotect", *urns, "--yes", "--stack", stack],
                                                     str(project), target.workspace.env_vars, print)
             elif operation == "export":
                 print(json.dumps(target.export_stack().deployment))

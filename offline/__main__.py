@@ -10,7 +10,7 @@ from pathlib import Path
 
 from offline.analyzer import PolicyPackError
 from offline.charts import ChartValuesError, check_local_charts
-from offline.diff import DiffError, diff, diff_json, diff_text, load_base
+from offline.diff import DiffError, diff, diff_json, diff_text, load_base, provider_mutable
 from offline.graph import GraphError, check_graph_target, write_graph
 from offline.policy_config import PolicyConfigError
 from offline.policy_report import write_reports
@@ -89,7 +89,7 @@ def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | Non
     written = json.loads((out / "resources.json").read_text()) if base is not None or graph is not None else []
     changes = None
     if base is not None and diff_base is not None:
-        changes = diff(base, written)
+        changes = diff(base, written, provider_mutable(inputs.config))
         report_json = diff_json(diff_base, changes)
         (out / "diff.json").write_text(json.dumps(report_json, indent=2) + "\n")
         if fmt == "json":

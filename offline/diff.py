@@ -65,8 +65,20 @@ def load_base(base_dir: Path) -> list[dict]:
         raise DiffError(f"--diff {base_dir}: resources.json is not valid JSON ({exc})") from None
 
 
-def diff(base: list[dict], current: list[dict]) -> list[Change]:
-    """Every created, updated, replaced and deleted resource, keyed by URN, in the current plan's order."""
+# Provider settings (stack config `kubernetes:<key>: true`) under which these fields update the object in place.
+MUTABLE = {"enableSecretMutable": ("kubernetes:core/v1:Secret", ("data", "stringData")),
+           "enableConfigMapMutable": ("kubernetes:core/v1:ConfigMap", ("data", "binaryData"))}
+
+
+def provider_mutable(config: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Type -> fields that update in place, from the default Kubernetes provider's config."""
+    return {type_: fields for key, (type_, fields) in MUTABLE.items()
+            if str(config.get(f"kubernetes:{key}", "")).lower() == "true"}
+
+
+def diff(base: list[dict], current: list[dict], mutable: dict[str, tuple[str, ...]] | None = None) -> list[Change]:
+    """Every created, updated, replaced and deleted resource, keyed by URN, in the current plan's order; fields
+    in `mutable` (provider_mutable) update in place instead of replacing."""
     old = {r["urn"]: r for r in base}
     new = {r["urn"]: r for r in current}
     changes = []
@@ -77,7 +89,9 @@ def diff(base: list[dict], current: list[dict]) -> list[Change]:
         fields = _changed_fields(old[urn].get("inputs") or {}, res.get("inputs") or {})
         if not fields:
             continue
-        rules = FORCE_NEW.get(res["type"], ()) + (IDENTITY if res["type"].startswith("kubernetes:") else ())
+        in_place = (mutable or {}).get(res["type"], ())
+        rules = tuple(r for r in FORCE_NEW.get(res["type"], ()) if r not in in_place)
+        rules += IDENTITY if res["type"].startswith("kubernetes:") else ()
         forced = sorted({rule for f in fields for rule in rules if _under(f["path"], rule)})
         risky = [rule for rule in forced if rule in DATA_LOSS.get(res["type"], ())]
         secret = res["type"] in SECRET_TYPES

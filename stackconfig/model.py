@@ -51,7 +51,7 @@ class ServiceSettings(_Section):
 
 
 class Services(_Section):
-    """The Archon application services (agents only runs when `features.agents` is on)."""
+    """The Archon application services (agents and intelligence only run when their `features` switch is on)."""
 
     frontend: ServiceSettings
     server: ServiceSettings
@@ -94,11 +94,14 @@ class Backup(_Section):
 
 
 class DataApi(_Section):
-    """The Supabase API (PostgREST) the program runs in front of the bundled PostgreSQL: replicas and resources."""
+    """The Supabase API (PostgREST) the program runs in front of the bundled PostgreSQL: replicas, resources (also
+    its migration Job's), and those of the /rest/v1 sidecar in each pod that reads the database."""
 
     replicas: int = Field(default=1, ge=1, le=10)
     resources: Resources = Resources.model_validate({"requests": {"cpu": "50m", "memory": "64Mi"},
                                                      "limits": {"cpu": "500m", "memory": "256Mi"}})
+    proxy_resources: Resources = Resources.model_validate({"requests": {"cpu": "10m", "memory": "16Mi"},
+                                                           "limits": {"cpu": "200m", "memory": "64Mi"}})
 
 
 class Databases(_Section):
@@ -294,6 +297,9 @@ class Features(_Section):
     """Optional parts of the stack."""
 
     agents: bool = False
+    # OmniArchon's intelligence service is not part of upstream Archon, and its code expects Kafka, Ollama and
+    # sibling services this stack does not run (README, Application): off unless you bring those.
+    intelligence: bool = False
 
 
 class QuotaRequests(_Section):
@@ -344,5 +350,6 @@ class StackConfig(_Section):
 
     def enabled_services(self) -> dict[str, ServiceSettings]:
         """The services this stack runs, by config key."""
+        optional = set(type(self.features).model_fields)  # a service named after a feature runs only with it on
         return {name: settings for name, settings in self.services
-                if name != "agents" or self.features.agents}
+                if name not in optional or getattr(self.features, name)}

@@ -74,6 +74,11 @@ def _images(cfg: StackConfig) -> list[ConfigIssue]:
     elif building and cfg.app_source and not Path(cfg.app_source).is_dir():
         issues.append(ConfigIssue("appSource", cfg.app_source, "is not a directory (an Archon source checkout is "
                                   f"needed to build {', '.join(building)})"))
+    elif "intelligence" in building and not (Path(cfg.app_source or ".") / "services" / "intelligence").is_dir():
+        issues.append(ConfigIssue("images.prebuilt.intelligence", None, "is needed: the intelligence service is not "
+                                  "part of Archon, so appSource has no services/intelligence; it is OmniArchon's "
+                                  "(OmniNode-ai/omniintelligence, migration_sources/omniarchon/services/"
+                                  "intelligence), and the delivery pipeline builds it from there", has_value=False))
     cidr_lists = {"network.externalCidrs": cfg.network.external_cidrs,
                   "network.excludedCidrs": cfg.network.excluded_cidrs, "network.dns.cidrs": cfg.network.dns.cidrs,
                   "network.apiServerCidrs": cfg.network.api_server_cidrs}
@@ -211,13 +216,22 @@ def _charts(cfg: StackConfig) -> list[ConfigIssue]:
             for problem in (local_chart_problem(charts.directory, chart) for chart in wanted) if problem]
 
 
+DATA_API_READERS = ("server", "mcp")  # the services that read the database (service_catalog reads_data_api)
+
+
 def _quota(cfg: StackConfig) -> list[ConfigIssue]:
     """The quota must admit every configured workload at its largest scale."""
     need = {("requests", "cpu"): Decimal(0), ("requests", "memory"): Decimal(0),
             ("limits", "cpu"): Decimal(0), ("limits", "memory"): Decimal(0)}
-    for _, svc in cfg.enabled_services().items():
+    bundled = cfg.databases.provider == "bundled"
+    api = cfg.databases.data_api
+    for key, svc in cfg.enabled_services().items():
         replicas = svc.autoscaling.max_replicas if svc.autoscaling.enabled else svc.replicas
         _add(need, svc.resources, replicas)
+        if bundled and key in DATA_API_READERS:  # each reader pod's /rest/v1 sidecar
+            _add(need, api.proxy_resources, replicas)
+    if bundled:  # PostgREST, and its migration Job (one container at a time: the init container, then psql)
+        _add(need, api.resources, api.replicas + 1)
     storage = Decimal(0) if cfg.databases.backup.s3 else quantities.memory(cfg.databases.backup.storage.size)
     for _, db in cfg.databases.engines().items():
         _add(need, db.resources, db.replicas)
@@ -239,7 +253,7 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
         if parse(allowed) < total:
             issues.append(ConfigIssue(f"quota.{section}.{kind}", allowed,
                                       f"below the {_fmt(total, kind)} of {kind} {section} that the configured "
-                                      "services (at maxReplicas), databases and monitoring need"))
+                                      "services (at maxReplicas), databases, data API and monitoring need"))
     if quantities.memory(cfg.quota.requests.storage) < storage:
         issues.append(ConfigIssue("quota.requests.storage", cfg.quota.requests.storage,
                                   f"below the {_fmt(storage, 'memory')} the database, backup and monitoring "

@@ -129,9 +129,18 @@ def test_services_find_each_other_as_the_app_expects(plans):
     assert env_of(pods["archon-agents"]["containers"][0])["MCP_SERVICE_URL"] == "http://archon-mcp:8051"
 
 
-def test_intelligence_reaches_the_data_layer_through_its_secrets(plans):
+def test_intelligence_is_off_unless_switched_on_and_then_reaches_the_data_layer(tmp_path, plans):
+    # OmniArchon's service is not Archon's and needs Kafka and more: no committed stack runs it.
+    for stack in STACKS:
+        assert "archon-intelligence" not in {d["metadata"]["name"] for d in plans[stack].objects("Deployment")}
+
+    def switch_on(config: dict) -> None:
+        config["archon:features"]["intelligence"] = True
+        config["archon:images"]["prebuilt"]["intelligence"] = "ghcr.io/acme/archon/intelligence:v0.1.0"
+    result = plan_with(tmp_path, "staging", switch_on)
+    assert result.exit_code == 0, result.stderr
     # (server and mcp read the database through the data API: tests/test_data_api.py)
-    intelligence = env_of(obj(plans["staging"], "Deployment", "archon-intelligence")["spec"]["template"]["spec"]
+    intelligence = env_of(obj(result, "Deployment", "archon-intelligence")["spec"]["template"]["spec"]
                           ["containers"][0])
     assert intelligence["POSTGRES_HOST"] == "archon-postgres.archon-staging.svc.cluster.local"
     assert intelligence["POSTGRES_PASSWORD"] == {"secretKeyRef": {"key": "password",

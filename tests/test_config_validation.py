@@ -67,8 +67,8 @@ BAD_CONFIGS = [
      "archon:services.server.autoscaling.enabled = true: archon-server keeps sessions and progress in process "
      "memory, so it cannot autoscale; set enabled: false and size replicas by hand"),
     ("staging", "archon:quota.limits.memory", "8Gi",
-     "archon:quota.limits.memory = '8Gi': below the 11776Mi of memory limits that the configured services "
-     "(at maxReplicas), databases and monitoring need"),
+     "archon:quota.limits.memory = '8Gi': below the 11392Mi of memory limits that the configured services "
+     "(at maxReplicas), databases, data API and monitoring need"),
     ("staging", "archon:quota.requests.storage", "20Gi",
      "archon:quota.requests.storage = '20Gi': below the 83Gi the database, backup and monitoring volumes "
      "request"),
@@ -229,7 +229,7 @@ def test_images_need_a_prebuilt_reference_or_a_source_checkout(tmp_path, monkeyp
     with pytest.raises(ConfigError) as caught:
         load_stack_config("staging", raw)
     assert [str(i) for i in caught.value.issues] == [
-        "archon:appSource: is not set, and server, mcp, intelligence, agents have no images.prebuilt entry: set "
+        "archon:appSource: is not set, and server, mcp, agents have no images.prebuilt entry: set "
         "archon:appSource to an Archon checkout to build, or name a prebuilt image"]
     with pytest.raises(ConfigError, match=r"archon:appSource = 'no/such/archon': is not a directory"):
         load_stack_config("staging", raw | {"archon:appSource": "no/such/archon"})
@@ -264,3 +264,18 @@ def test_cidrs_are_checked_wherever_they_are_configured():
     assert [str(i) for i in caught.value.issues] == [
         "archon:network.externalCidrs.1 = '256.0.0.0/8': is not a CIDR such as 203.0.113.0/24",
         "archon:ingress.grafana.allowCidrs.1 = 'office': is not a CIDR such as 203.0.113.0/24"]
+
+
+def test_intelligence_cannot_be_built_from_an_archon_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "archon" / "python").mkdir(parents=True)
+    raw = changed(raw_config("staging"), "archon:features.intelligence", True)
+    raw["archon:appSource"] = "archon"
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    assert [str(i) for i in caught.value.issues] == [
+        "archon:images.prebuilt.intelligence: is needed: the intelligence service is not part of Archon, so appSource "
+        "has no services/intelligence; it is OmniArchon's (OmniNode-ai/omniintelligence, migration_sources/"
+        "omniarchon/services/intelligence), and the delivery pipeline builds it from there"]
+    raw = changed(raw, "archon:images.prebuilt.intelligence", "ghcr.io/acme/archon/intelligence:v0.1.0")
+    assert "intelligence" in load_stack_config("staging", raw).enabled_services()

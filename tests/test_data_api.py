@@ -324,3 +324,10 @@ def test_nginx_accepts_the_rest_proxy_config(tmp_path):
     result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "test is successful" in result.stderr, result.stderr
+
+
+def test_the_quota_counts_the_data_api_and_its_readers_sidecars():
+    from components.service_catalog import SERVICES
+    from stackconfig.rules import DATA_API_READERS
+
+    assert {s.key for s in SERVICES if s.reads_data_api} == set(DATA_API_READERS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from offline.__main__ import main
-from offline.diff import diff
+from offline.diff import diff, provider_mutable
 from offline.variant import copy_project, edit_stack, set_path
 
 
@@ -55,19 +55,34 @@ def test_a_storage_class_change_is_a_data_loss_replacement_and_fails_on_request(
     assert code == 0  # reported, but only --fail-on-replace fails the run
 
 
-def test_rotated_credentials_replace_secrets_without_showing_them(base, tmp_path, capsys):
+def test_rotated_credentials_replace_only_the_passwords_and_update_secrets_without_showing_them(base, tmp_path,
+                                                                                               capsys):
     code, out, _ = plan_changed(tmp_path, capsys, "archon:databases.credentialsRotation=1",
                                 extra=("--diff", str(base), "--fail-on-replace"))
     assert code == 0  # a Secret's data changes, not its type: no data is lost
     report = json.loads((tmp_path / "out" / "diff.json").read_text())
     replaced = {c["name"]: c for c in report["changes"] if c["action"] == "replace"}
-    assert {"archon-postgres-credentials", "archon-postgres-password"} <= set(replaced)
-    secret_fields = replaced["archon-postgres-credentials"]["fields"]
+    updated = {c["name"]: c for c in report["changes"] if c["action"] == "update"}
+    assert "archon-postgres-password" in replaced
+    # kubernetes:enableSecretMutable (the committed stacks): the Secret changes in place, so its replacement
+    # cannot drag the StatefulSet that mounts it into one (the real engine replaces such dependents).
+    assert "archon-postgres-credentials" in updated and "archon-postgres-credentials" not in replaced
+    secret_fields = updated["archon-postgres-credentials"]["fields"]
     assert secret_fields and all(f["old"] == f["new"] == "[secret]" for f in secret_fields
                                  if f["path"].startswith("data"))
     passwords = [r["inputs"].get("result") for r in json.loads((tmp_path / "out" / "resources.json").read_text())
                  if r["type"].startswith("random:")]
     assert not [pw for pw in passwords if pw and (pw in out or pw in json.dumps(report))]
+
+
+def test_without_the_mutable_settings_secret_and_config_map_data_replace():
+    old = [{"urn": "u1", "type": "kubernetes:core/v1:Secret", "name": "s", "inputs": {"data": {"a": "1"}}},
+           {"urn": "u2", "type": "kubernetes:core/v1:ConfigMap", "name": "c", "inputs": {"data": {"a": "1"}}}]
+    new = [{**r, "inputs": {"data": {"a": "2"}}} for r in old]
+    assert [c.action for c in diff(old, new)] == ["replace", "replace"]
+    mutable = provider_mutable({"kubernetes:enableSecretMutable": "true", "kubernetes:enableConfigMapMutable": "true"})
+    assert [c.action for c in diff(old, new, mutable)] == ["update", "update"]
+    assert provider_mutable({"kubernetes:enableSecretMutable": "false"}) == {}
 
 
 def test_no_change_says_so(base, tmp_path, capsys):
@@ -115,20 +130,20 @@ def test_rotated_credentials_roll_every_pod_that_reads_them(base, tmp_path, caps
     rolled = {c["name"] for c in report["changes"] if c["action"] == "update" and any(
         f["path"] == "spec.template.metadata.annotations.archon.io/secrets-checksum" for f in c["fields"])}
     # ... the data API too: PostgREST logs in with the rotated authenticator password
-    assert rolled == {"archon-frontend", "archon-server", "archon-mcp", "archon-intelligence", "archon-agents",
-                      "archon-data-api"}
+    assert rolled == {"archon-frontend", "archon-server", "archon-mcp", "archon-agents", "archon-data-api"}
 
 
 def test_a_redis_memory_change_leaves_its_protected_credentials_alone(tmp_path, capsys):
-    # Production protects the credentials Secret; redis.conf (with maxmemory) lives in a ConfigMap instead.
+    # Production protects the credentials Secret; redis.conf (with maxmemory) lives in a ConfigMap instead, which
+    # changes in place (kubernetes:enableConfigMapMutable), so the protected StatefulSet only rolls.
     base_out = tmp_path / "base"
     assert main(["plan", "--stack", "production", "--out", str(base_out)]) == 0
     project = copy_project(tmp_path / "project")
     edit_stack(project, "production", lambda c: set_path(c, "archon:databases.redis.resources.limits.memory=2Gi"))
     capsys.readouterr()
     assert main(["plan", "--stack", "production", "--project-dir", str(project), "--out", str(tmp_path / "out"),
-                 "--diff", str(base_out), "--fail-on-replace"]) == 0  # a ConfigMap replaced loses no data
+                 "--diff", str(base_out), "--fail-on-replace"]) == 0
     report = json.loads((tmp_path / "out" / "diff.json").read_text())
     changed = {c["name"]: c["action"] for c in report["changes"]}
-    assert changed == {"archon-redis-config": "replace", "archon-redis": "update"}
+    assert changed == {"archon-redis-config": "update", "archon-redis": "update"}
     assert report["summary"]["dataLoss"] == 0

@@ -191,7 +191,7 @@ def test_every_deployment_and_statefulset_takes_back_hand_edited_fields(plans, s
         assert annotations.get("pulumi.com/patchForce") == "true", obj["metadata"]["name"]
 
 
-@pytest.mark.parametrize("name, minutes", [("archon-intelligence", 15), ("archon-agents", 15),
+@pytest.mark.parametrize("name, minutes", [("archon-agents", 15),
                                            ("archon-server", 10), ("archon-memgraph", 65), ("archon-postgres", 15)])
 def test_rollout_waits_outlast_the_slowest_allowed_start(plans, name, minutes):
     # The provider's default is 10 minutes; Memgraph may take an hour to start, the model services ten minutes.

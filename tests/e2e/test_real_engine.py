@@ -1,6 +1,7 @@
 """The program through the real Pulumi CLI, engine and provider, on the local control plane, in order:
 bad config, preview against the offline plan, up, idempotence, a change, a what-if, drift, a backup Job,
-protection, teardown. Each asserts the cluster's state through the API, not the CLI's words.
+credential rotation and a replacement under protection, protection, teardown. Each asserts the cluster's state
+through the API, not the CLI's words.
 
 Not real here (README, "The real engine"): no container runs, NetworkPolicies are not enforced, no image is
 pulled, the language host and the random provider are stand-ins, cert-manager and load balancers are stages.
@@ -186,6 +187,99 @@ def test_a_job_from_the_backup_cronjob_is_admitted_and_completes():
         assert job["status"]["succeeded"] == 1 and not job["status"].get("failed")
     finally:
         harness.kubectl("delete", "job", "archon-backup-e2e", "-n", NAMESPACE, "--wait=true", check=False)
+
+
+def test_credentials_rotate_under_protection_by_the_documented_procedure(tmp_path):
+    protect, rotate = "archon:protectStatefulResources=true", "archon:databases.credentialsRotation=1"
+    base = offline(tmp_path / "base", protect)
+    rotated = offline(tmp_path / "rotated", protect, rotate, extra=("--diff", str(tmp_path / "base")))
+    assert rotated["code"] == 0, rotated["stderr"]
+    protected = {r["urn"] for r in base["resources"] if r["options"]["protect"]}
+    changes = json.loads((tmp_path / "rotated" / "diff.json").read_text())["changes"]
+    # What the README says to unprotect: the protected resources a rotation replaces (the generated passwords
+    # and the Secrets holding them), as the offline diff (or `pulumi preview`) lists them.
+    to_unprotect = sorted(c["urn"] for c in changes if c["action"] == "replace" and c["urn"] in protected)
+    assert to_unprotect and all(re.search(r"(-password|-api-key|-authenticator|-credentials)$", u)
+                                for u in to_unprotect), to_unprotect
+    try:
+        up = harness.pulumi("up", sets=(protect,))
+        assert up.returncode == 0, up.output[-3000:]
+        before = {s["metadata"]["name"]: s for s in harness.objects("secrets", NAMESPACE)}
+        checksum = {d["metadata"]["name"]: (d["spec"]["template"]["metadata"].get("annotations") or {})
+                    .get("archon.io/secrets-checksum") for d in harness.objects("deployments", NAMESPACE)}
+        refused = harness.pulumi("up", sets=(protect, rotate))
+        assert refused.returncode != 0 and "protect" in refused.output
+        after_refusal = {s["metadata"]["name"]: s for s in harness.objects("secrets", NAMESPACE)}
+        for name in ("archon-postgres-credentials", "archon-data-api-credentials"):
+            assert after_refusal[name]["metadata"]["uid"] == before[name]["metadata"]["uid"], "nothing is lost"
+            assert after_refusal[name]["data"] == before[name]["data"]
+        unprotect = harness.pulumi("unprotect", *(f for urn in to_unprotect for f in ("--target", urn)),
+                                   sets=(protect, rotate))
+        assert unprotect.returncode == 0, unprotect.output[-3000:]
+        done = harness.pulumi("up", sets=(protect, rotate))
+        assert done.returncode == 0, done.output[-3000:]
+        after = {s["metadata"]["name"]: s for s in harness.objects("secrets", NAMESPACE)}
+        for name in ("archon-postgres-credentials", "archon-redis-credentials", "archon-data-api-credentials"):
+            assert after[name]["data"] != before[name]["data"], f"{name} holds new credentials"
+        assert (after["archon-data-api-credentials"]["data"]["jwt-secret"]
+                == before["archon-data-api-credentials"]["data"]["jwt-secret"]), "the JWT secret does not rotate"
+        rolled = {d["metadata"]["name"]: (d["spec"]["template"]["metadata"].get("annotations") or {})
+                  .get("archon.io/secrets-checksum") for d in harness.objects("deployments", NAMESPACE)}
+        for name in ("archon-server", "archon-mcp", "archon-data-api"):
+            assert rolled[name] != checksum[name], f"{name}'s pods roll onto the new credentials"
+        state = json.loads(harness.pulumi("export", sets=(protect, rotate)).stdout)
+        again = {r["urn"] for r in state["resources"] if r.get("protect")}
+        assert set(to_unprotect) <= again, "the new ones are protected again, as the program declares"
+        assert harness.pulumi("preview", "--expect-no-changes", sets=(protect, rotate)).returncode == 0
+    finally:
+        harness.pulumi("unprotect", sets=(protect, rotate))
+        harness.pulumi("destroy", sets=(protect, rotate))
+        harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        wait_gone(NAMESPACE)
+
+
+def test_a_protected_replacement_is_refused_and_the_documented_procedure_keeps_the_claim(tmp_path):
+    protect, change = "archon:protectStatefulResources=true", "archon:databases.redis.storage.storageClass=fast"
+    plan = offline(tmp_path, protect)
+    (redis,) = [r["urn"] for r in plan["resources"]
+                if r["type"] == "kubernetes:apps/v1:StatefulSet" and r["inputs"]["metadata"]["name"] == "archon-redis"]
+
+    def uid(kind: str, name: str) -> str:
+        found = harness.kubectl("get", kind, name, "-n", NAMESPACE, "-o", "jsonpath={.metadata.uid}", check=False)
+        return found.stdout if found.returncode == 0 else ""
+
+    try:
+        assert harness.pulumi("up", sets=(protect,)).returncode == 0
+        claim, old = uid("pvc", "data-archon-redis-0"), uid("statefulset", "archon-redis")
+        assert claim and old
+        refused = harness.pulumi("up", sets=(protect, change))
+        assert refused.returncode != 0 and "protect" in refused.output
+        assert (uid("statefulset", "archon-redis"), uid("pvc", "data-archon-redis-0")) == (old, claim)
+        # Unprotected, the replacement still cannot finish: retainOnDelete keeps the old StatefulSet, and the
+        # new one (same name) collides with it. Hence the README's procedure: orphan-delete it first.
+        assert harness.pulumi("unprotect", "--target", redis, sets=(protect, change)).returncode == 0
+        collides = harness.pulumi("up", sets=(protect, change))
+        # The provider says "already exists", or, when server-side apply takes the old object for the new one, that
+        # the StatefulSet's spec may not change that way; both are the retained object in the way.
+        errors = [line.strip() for line in collides.output.splitlines() if "error" in line]
+        in_the_way = ("already exists", "updates to statefulset spec")
+        assert collides.returncode != 0 and any(m in line for line in errors for m in in_the_way), errors
+        harness.kubectl("delete", "statefulset", "archon-redis", "-n", NAMESPACE, "--cascade=orphan")
+        done = harness.pulumi("up", sets=(protect, change))
+        assert done.returncode == 0, done.output[-3000:]
+        new = harness.objects("statefulsets", NAMESPACE)
+        (sts,) = [o for o in new if o["metadata"]["name"] == "archon-redis"]
+        assert sts["metadata"]["uid"] != old
+        assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
+        assert uid("pvc", "data-archon-redis-0") == claim, "the claim (and its data) is the one it had"
+        state = json.loads(harness.pulumi("export", sets=(protect, change)).stdout)
+        assert any(r["urn"] == redis and r.get("protect") for r in state["resources"]), "protected again"
+        assert harness.pulumi("preview", "--expect-no-changes", sets=(protect, change)).returncode == 0
+    finally:
+        harness.pulumi("unprotect", sets=(protect, change))
+        harness.pulumi("destroy", sets=(protect, change))
+        harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        wait_gone(NAMESPACE)
 
 
 def test_protected_resources_refuse_destroy_and_retained_ones_outlive_it(tmp_path):
