@@ -7,7 +7,7 @@ STACK ?= staging
 OUT ?= build/$(STACK)
 
 .PHONY: plan preview up deploy-staging deploy-production smoke test lint bench bench-policy checkov rules-table \
-	backup restore venv lock clean e2e-tools cluster-up cluster-down e2e bench-e2e
+	backup restore venv lock clean e2e-tools cluster-up cluster-down e2e bench-e2e fuzz
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed (GRAPH=file.svg draws it)
@@ -48,6 +48,12 @@ lint: $(VENV)/.installed
 ## bench: median offline plan time per stack against the SDK import floor
 bench: $(VENV)/.installed
 	$(PY) benchmarks/plan_benchmark.py
+
+## fuzz: 10,000 mutated stack configs through the loader and 300 through the offline plan (FUZZ_CASES, FUZZ_PLANS)
+FUZZ_CASES ?= 10000
+FUZZ_PLANS ?= 300
+fuzz: $(VENV)/.installed
+	$(PY) scripts/fuzz.py --cases $(FUZZ_CASES) --plans $(FUZZ_PLANS)
 
 ## checkov: independent cross-check of both stacks' manifests, in both monitoring modes (skips: .checkov.yaml)
 checkov: $(CHECKOV_VENV)/.installed $(VENV)/.installed

@@ -68,9 +68,17 @@ class PolicyPack:
                "PULUMI_ORGANIZATION": context.organization,
                "PULUMI_CONFIG": json.dumps(context.config),
                "PULUMI_CONFIG_SECRET_KEYS": json.dumps(context.secret_keys)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)], cwd=pack_dir, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)], cwd=pack_dir, env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        except OSError as exc:
+            # The engine hands a pack the stack config in one environment variable, as the CLI does; Linux caps
+            # one at 128 KiB (E2BIG), for the real CLI too.
+            size = len(env["PULUMI_CONFIG"].encode("utf-8", "surrogatepass"))
+            raise PolicyPackError(f"the policy pack could not start ({exc.strerror}): the stack config is {size} "
+                                  "bytes as JSON, handed over in one environment variable, which Linux limits to "
+                                  "128 KiB; shorten the config values") from None
         self._stderr: list[str] = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         port = self._read_port()

@@ -66,12 +66,28 @@ def read_stack(project_dir: Path, stack: str) -> StackInputs:
         values[_qualify(name, raw_key)] = value
     for raw_key, decl in _section(project_doc, "config", project_file).items():
         _apply_declaration(inputs, values, _qualify(name, raw_key), decl, stack_file.name)
+    for key in PROVIDER_BOOLEANS:
+        if key in values and not _is_secure(values[key]) and not _cli_accepts("boolean", values[key]):
+            # The Kubernetes provider's CheckConfig refuses it before anything is planned.
+            raise ProjectError(f"{key} = {_short(values[key])}: must be true or false (a setting of the "
+                               f"Kubernetes provider, in {stack_file.name})")
     for key, value in values.items():
         secret, text = _encode(inputs, key, value)
         inputs.config[key] = text
         if secret:
             inputs.secret_keys.append(key)
     return inputs
+
+
+# The Kubernetes provider's boolean settings (its schema's config variables): the stacks set two of them.
+PROVIDER_BOOLEANS = tuple(f"kubernetes:{name}" for name in (
+    "enableSecretMutable", "enableConfigMapMutable", "enableServerSideApply", "deleteUnreachable",
+    "skipUpdateUnreachable", "suppressDeprecationWarnings", "suppressHelmHookWarnings", "strictMode"))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _apply_declaration(inputs: StackInputs, values: dict, key: str, decl: Any, stack_file: str) -> None:
@@ -97,7 +113,7 @@ def _apply_declaration(inputs: StackInputs, values: dict, key: str, decl: Any, s
         return
     if not _cli_accepts(decl["type"], value):
         raise ProjectError(f"Stack '{inputs.stack}' with configuration key '{key}' must be of type "
-                           f"'{decl['type']}' (got {value!r} in {stack_file})")
+                           f"'{decl['type']}' (got {_short(value)} in {stack_file})")
 
 
 def _cli_accepts(type_name: str, value: Any) -> bool:

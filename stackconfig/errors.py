@@ -23,9 +23,19 @@ class ConfigIssue:
         return f"{PROJECT}:{self.path}" if self.path else f"{PROJECT}:"
 
     def __str__(self) -> str:
+        # A key or message may hold what the user typed, control characters and line breaks included: escaped,
+        # so each problem stays one line.
         if not self.has_value:
-            return f"{self.key()}: {self.message}"
-        return f"{self.key()} = {_show(self.value)}: {self.message}"
+            return f"{_printable(self.key())}: {_printable(self.message)}"
+        return f"{_printable(self.key())} = {_show(self.value)}: {_printable(self.message)}"
+
+
+def _printable(text: str) -> str:
+    """Text with every non-printable character (line breaks, controls, lone surrogates) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
 
 
 def _show(value: Any) -> str:

@@ -44,11 +44,18 @@ def parse_quantity(text: str) -> Decimal:
     return number * (Decimal(10) ** int(suffix[1:]))
 
 
+# Kubernetes keeps a quantity as a signed 64-bit count of its smallest unit; a config beyond that is a mistake.
+MAX_BYTES = Decimal(2**63 - 1)
+MAX_CORES = Decimal(2**63 - 1) / 1000
+
+
 def cpu(text: str | int | float) -> Decimal:
     """Parse a CPU quantity; it must be positive."""
     value = parse_quantity(str(text))
     if value <= 0:
         raise QuantityError("must be greater than zero")
+    if value > MAX_CORES:
+        raise QuantityError("is larger than Kubernetes can hold (at most 9223372036854775807m)")
     if value < Decimal("0.001"):
         raise QuantityError("is below 1m, the smallest CPU amount Kubernetes allocates")
     return value
@@ -59,6 +66,8 @@ def memory(text: str | int) -> Decimal:
     value = parse_quantity(str(text))
     if value <= 0:
         raise QuantityError("must be greater than zero")
+    if value > MAX_BYTES:
+        raise QuantityError("is larger than Kubernetes can hold (below 8Ei)")
     if value != value.to_integral_value():
         raise QuantityError("is a fraction of a byte (use Mi or Gi, not m)")
     return value

@@ -1,0 +1,69 @@
+"""A fuzzed config through the whole offline plan (`python -m offline plan` in its own process): it ends in a plan
+(exit 0, or 1 for a mandatory policy finding) when the loader accepts the config, and in exit 2 with the loader's
+messages, no traceback and no file written when it refuses it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from fuzz.config_cases import ROOT, Case
+from offline.variant import copy_project
+from stackconfig import ConfigError, load_stack_config
+
+
+def stack_file_text(case: Case) -> bytes:
+    """Pulumi.STACK.yaml for the case: structured values as YAML objects, the rest as strings. Text that is not
+    UTF-8 (lone surrogates) is written as the bytes it would be, making the file itself invalid UTF-8."""
+    original = yaml.safe_load((ROOT / f"Pulumi.{case.stack}.yaml").read_text())
+    config = {}
+    for key, value in case.raw.items():
+        try:
+            config[key] = json.loads(value) if value.lstrip()[:1] in ("{", "[") else value
+        except json.JSONDecodeError:
+            config[key] = value
+    original["config"] = config
+    return yaml.safe_dump(original, allow_unicode=True, sort_keys=False).encode("utf-8", "surrogatepass")
+
+
+def plan(case: Case, workdir: Path, project: Path | None = None) -> dict:
+    """Plan the case; what happened, and whether it held the property ('ok') or why not ('problem')."""
+    project = project or copy_project(workdir / "project")
+    (project / f"Pulumi.{case.stack}.yaml").write_bytes(stack_file_text(case))
+    out = workdir / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "offline", "plan", "--stack", case.stack, "--project-dir",
+                           str(project), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          errors="replace")
+    try:
+        load_stack_config(case.stack, case.raw)
+        expected = None
+    except ConfigError as error:
+        expected = error
+    problem = None
+    if "Traceback" in done.stderr or "Traceback" in done.stdout:
+        problem = "traceback: " + done.stderr[-1500:]
+    elif done.returncode == 2:
+        written = sorted(p.name for p in out.rglob("*")) if out.exists() else []
+        lines = [line for line in done.stderr.splitlines() if line.startswith("  ")]
+        if written:
+            problem = f"exit 2 but files written: {written[:5]}"
+        elif not done.stderr.startswith("error: "):
+            problem = "exit 2 without an error line: " + done.stderr[:300]
+        elif not lines and len(done.stderr.strip().splitlines()) != 1:
+            problem = "exit 2 with a message of several lines that lists no problem: " + done.stderr[:300]
+        elif expected is not None and lines and lines != [f"  {issue}" for issue in expected.issues]:
+            problem = f"messages differ from the loader's: {lines[:3]} vs {[str(i) for i in expected.issues][:3]}"
+    elif done.returncode in (0, 1):
+        if expected is not None:
+            problem = f"planned (exit {done.returncode}) a config the loader refuses: {expected}"
+        elif not (out / "resources.json").is_file():
+            problem = "a plan without resources.json"
+    else:
+        problem = f"exit {done.returncode}: {done.stderr[-800:]}"
+    return {"code": done.returncode, "problem": problem, "stderr": done.stderr[-400:]}

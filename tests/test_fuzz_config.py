@@ -1,0 +1,77 @@
+"""A sample of the config fuzzing `make fuzz` runs at scale (fuzz/), and the faults it found, each pinned."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from fuzz.config_cases import Case, cases, check, committed, decode, encode
+from fuzz.plan_cases import plan
+from offline.analyzer import PolicyPack, PolicyPackError, StackContext
+from policies.archon_policies import quantities
+from stackconfig import ConfigError, load_stack_config
+from stackconfig.errors import ConfigIssue
+from tests.conftest import ROOT, plan_with
+from tests.helpers import changed
+
+
+@settings(max_examples=300, database=None, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(cases())
+def test_a_fuzzed_config_is_valid_or_refused_one_line_per_problem_naming_a_key(case):
+    assert check(case) in ("valid", "refused")
+
+
+@settings(max_examples=4, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(cases())
+def test_a_fuzzed_config_plans_or_exits_2_with_the_same_messages_and_no_file(tmp_path_factory, case):
+    outcome = plan(case, tmp_path_factory.mktemp("fuzz"))
+    assert outcome["problem"] is None, outcome
+
+
+def test_the_checker_fails_a_message_of_two_lines():
+    # What the fuzzer first caught: an unknown key holding a line break made its message two lines.
+    raw = changed(committed("staging"), "archon:quota.requests", {"cpu": "6", "memory": "12Gi", "storage": "100Gi",
+                                                                   "a\nb": 1})
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("staging", raw)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith("archon:quota.requests.a\\nb = 1: unknown key") and "\n" not in str(issue)
+    assert check(Case("staging", raw)) == "refused"
+    assert str(ConfigIssue("x", None, "line\u2028two", has_value=False)) == "archon:x: line\\u2028two"
+
+
+@pytest.mark.parametrize("size", ["9" * 40 + "Gi", "8Ei", "1e300"])
+def test_a_quantity_beyond_what_kubernetes_holds_is_refused_not_a_traceback(size):
+    # Found by the fuzzer: a 40-digit storage size overflowed the quota arithmetic (decimal.InvalidOperation).
+    with pytest.raises(quantities.QuantityError, match="larger than Kubernetes can hold"):
+        quantities.memory(size)
+    raw = changed(committed("staging"), "archon:databases.qdrant.storage.size", size)
+    with pytest.raises(ConfigError, match=r"archon:databases\.qdrant\.storage\.size = .*larger than Kubernetes"):
+        load_stack_config("staging", raw)
+
+
+def test_a_provider_setting_that_is_not_a_boolean_is_refused_by_the_offline_engine(tmp_path):
+    # Found by the fuzzer: a huge list in kubernetes:enableConfigMapMutable reached the policy pack's environment
+    # and failed its start with a traceback (E2BIG); the provider's own CheckConfig refuses it first.
+    result = plan_with(tmp_path, "staging", lambda config: config.update(
+        {"kubernetes:enableConfigMapMutable": list(range(30000))}))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: kubernetes:enableConfigMapMutable = [0, 1, 2") and \
+        "must be true or false (a setting of the Kubernetes provider" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out" / "resources.json").exists()
+
+
+def test_a_config_too_large_for_the_pack_environment_is_a_clear_error():
+    context = StackContext(project="archon", stack="staging", organization="organization", dry_run=True,
+                           config={"archon:big": "x" * 200_000}, secret_keys=[])
+    with pytest.raises(PolicyPackError, match=r"could not start .*200\d{3} bytes as JSON.*128 KiB"):
+        PolicyPack(ROOT / "policies", context)
+
+
+def test_the_case_codec_round_trips_the_committed_stacks():
+    for stack in ("staging", "production", "local"):
+        raw = committed(stack)
+        assert {k: json.loads(v) if v[:1] in "{[" else v for k, v in encode(decode(raw)).items()} == decode(raw)
