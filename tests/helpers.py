@@ -76,3 +76,15 @@ def use_supabase(config: dict) -> None:
     config["archon:databases"]["provider"] = "supabase"
     config["archon:supabaseUrl"] = "https://xyz.supabase.co"
     config["archon:supabaseServiceKey"] = {"secure": "v1:c2VjcmV0"}
+
+
+def nginx_main_config(folder: Path, server_block: str, *extra: str) -> Path:
+    """An nginx.conf in `folder` that runs `server_block` (written beside it) unprivileged, its pid and temp files
+    in `folder`, as the pods' nginx-unprivileged images do; `extra` lines go into the http block."""
+    (folder / "default.conf").write_text(server_block)
+    temp = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                                                        "scgi"))
+    body = "".join(f"  {line}\n" for line in (*extra, temp, f"include {folder}/default.conf;"))
+    path = folder / "nginx.conf"
+    path.write_text(f"pid {folder}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n{body}}}\n")
+    return path

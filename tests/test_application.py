@@ -15,7 +15,7 @@ from components.service_catalog import BY_KEY, SERVICES
 from offline.fakes import computed_outputs
 from stackconfig import load_stack_config
 from tests.conftest import ROOT, STACKS, plan_with, raw_config
-from tests.helpers import require_tool, use_supabase
+from tests.helpers import nginx_main_config, require_tool, use_supabase
 
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
 
@@ -243,13 +243,9 @@ def test_nginx_accepts_the_frontend_config(tmp_path):
     assert "server archon-server:8181;" in conf
     # IPv4 only: a `listen [::]` keeps nginx from starting on a node with IPv6 disabled.
     assert [line.split()[1] for line in conf.splitlines() if line.split()[:1] == ["listen"]] == ["8080;"]
-    (tmp_path / "default.conf").write_text(conf.replace("server archon-server:8181;", "server 127.0.0.1:8181;"))
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
-                                                                          "scgi"))
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  include /etc/nginx/mime.types;\n"
-        f"  {temp}\n  include {tmp_path}/default.conf;\n}}\n")
-    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+    main = nginx_main_config(tmp_path, conf.replace("server archon-server:8181;", "server 127.0.0.1:8181;"),
+                             "include /etc/nginx/mime.types;")
+    result = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr

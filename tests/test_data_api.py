@@ -18,7 +18,7 @@ import pytest
 from components.data_api import FILES, PORT, PROXY_PORT, URL, service_role_key
 from stackconfig.rules import supabase_url_ok
 from tests.conftest import ROOT, plan_with
-from tests.helpers import find, require_tool, secret_strings, unavailable, use_supabase
+from tests.helpers import find, nginx_main_config, require_tool, secret_strings, unavailable, use_supabase
 
 
 def container_env(pod: dict, name: str) -> dict:
@@ -277,14 +277,9 @@ def test_supabase_py_reaches_postgrest_through_the_rest_proxy(tmp_path):
     threading.Thread(target=stand_in.serve_forever, daemon=True).start()
     conf = (FILES / "rest-proxy.conf").read_text()
     assert "server archon-data-api:3000;" in conf and "listen 8000;" in conf
-    (tmp_path / "default.conf").write_text(conf.replace("archon-data-api:3000", f"127.0.0.1:{upstream}")
-                                           .replace("listen 8000;", f"listen 127.0.0.1:{listen};"))
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
-                                                                          "scgi"))
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\ndaemon off;\nevents {{}}\nhttp {{\n  access_log off;\n"
-        f"  {temp}\n  include {tmp_path}/default.conf;\n}}\n")
-    proc = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+    main = nginx_main_config(tmp_path, conf.replace("archon-data-api:3000", f"127.0.0.1:{upstream}")
+                             .replace("listen 8000;", f"listen 127.0.0.1:{listen};"), "access_log off;")
+    proc = subprocess.Popen([nginx, "-g", "daemon off;", "-c", str(main), "-p", str(tmp_path)],
                             stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(100):
@@ -316,12 +311,8 @@ def test_nginx_accepts_the_rest_proxy_config(tmp_path):
     conf = (ROOT / "docker" / "data-api" / "rest-proxy.conf").read_text()
     assert [line.split()[1] for line in conf.splitlines() if line.split()[:1] == ["listen"]] == ["8000;"]
     # nginx resolves upstream names when it loads a config; in the pod archon-data-api resolves, here it cannot.
-    (tmp_path / "default.conf").write_text(conf.replace("server archon-data-api:3000;", "server 127.0.0.1:3000;"))
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n"
-        + " ".join(f"{k}_temp_path {tmp_path}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        + f"\n  include {tmp_path}/default.conf;\n}}\n")
-    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+    main = nginx_main_config(tmp_path, conf.replace("server archon-data-api:3000;", "server 127.0.0.1:3000;"))
+    result = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "test is successful" in result.stderr, result.stderr
 

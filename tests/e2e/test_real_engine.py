@@ -53,6 +53,18 @@ def namespace_exists(name: str) -> bool:
     return in_cluster({"kind": "namespace", "metadata": {"name": name}})
 
 
+def remove_protected_stack(*sets: str) -> None:
+    """Unprotect and destroy the stack, then delete by hand the namespace it retained on purpose."""
+    harness.pulumi("unprotect", sets=sets)
+    harness.pulumi("destroy", sets=sets)
+    delete_retained_namespace()
+
+
+def delete_retained_namespace() -> None:
+    harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    wait_gone(NAMESPACE)
+
+
 def wait_gone(*namespaces: str) -> None:
     for name in namespaces:
         harness.kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=120s", check=False)
@@ -232,10 +244,7 @@ def test_credentials_rotate_under_protection_by_the_documented_procedure(tmp_pat
         assert set(to_unprotect) <= again, "the new ones are protected again, as the program declares"
         assert harness.pulumi("preview", "--expect-no-changes", sets=(protect, rotate)).returncode == 0
     finally:
-        harness.pulumi("unprotect", sets=(protect, rotate))
-        harness.pulumi("destroy", sets=(protect, rotate))
-        harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
-        wait_gone(NAMESPACE)
+        remove_protected_stack(protect, rotate)
 
 
 def test_a_protected_replacement_is_refused_and_the_documented_procedure_keeps_the_claim(tmp_path):
@@ -276,10 +285,7 @@ def test_a_protected_replacement_is_refused_and_the_documented_procedure_keeps_t
         assert any(r["urn"] == redis and r.get("protect") for r in state["resources"]), "protected again"
         assert harness.pulumi("preview", "--expect-no-changes", sets=(protect, change)).returncode == 0
     finally:
-        harness.pulumi("unprotect", sets=(protect, change))
-        harness.pulumi("destroy", sets=(protect, change))
-        harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
-        wait_gone(NAMESPACE)
+        remove_protected_stack(protect, change)
 
 
 def test_protected_resources_refuse_destroy_and_retained_ones_outlive_it(tmp_path):
@@ -306,8 +312,7 @@ def test_protected_resources_refuse_destroy_and_retained_ones_outlive_it(tmp_pat
     for resource in retained:
         assert in_cluster(resource["inputs"]), f"retained {resource['urn']} is gone"
     # Clean up by hand what was retained on purpose, for the teardown scenario.
-    harness.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
-    wait_gone(NAMESPACE)
+    delete_retained_namespace()
 
 
 def test_destroy_leaves_nothing_and_a_new_up_succeeds(tmp_path):
