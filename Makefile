@@ -7,7 +7,7 @@ STACK ?= staging
 OUT ?= build/$(STACK)
 
 .PHONY: plan preview up deploy-staging deploy-production smoke test lint bench bench-policy checkov rules-table \
-	backup restore venv lock clean e2e-tools cluster-up cluster-down e2e bench-e2e fuzz
+	backup restore venv lock clean e2e-tools cluster-up cluster-down e2e bench-e2e fuzz figures
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed (GRAPH=file.svg draws it)
@@ -49,11 +49,15 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/plan_benchmark.py
 
-## fuzz: 10,000 mutated stack configs through the loader and 300 through the offline plan (FUZZ_CASES, FUZZ_PLANS)
+## fuzz: 10,000 mutated stack configs through the loader, 300 through the offline plan, 2,000 generated manifests
+## through the policy pack judged by the local control plane's API server (FUZZ_CASES, FUZZ_PLANS, FUZZ_MANIFESTS)
 FUZZ_CASES ?= 10000
 FUZZ_PLANS ?= 300
-fuzz: $(VENV)/.installed
-	$(PY) scripts/fuzz.py --cases $(FUZZ_CASES) --plans $(FUZZ_PLANS)
+FUZZ_MANIFESTS ?= 2000
+fuzz: $(VENV)/.installed e2e-tools
+	scripts/cluster.sh up
+	status=0; $(PY) scripts/fuzz.py --cases $(FUZZ_CASES) --plans $(FUZZ_PLANS) --manifests $(FUZZ_MANIFESTS) \
+	  --judge build/e2e/kubeconfig || status=$$?; scripts/cluster.sh down; exit $$status
 
 ## checkov: independent cross-check of both stacks' manifests, in both monitoring modes (skips: .checkov.yaml)
 checkov: $(CHECKOV_VENV)/.installed $(VENV)/.installed
@@ -105,7 +109,12 @@ cluster-down:
 ## e2e: the real Pulumi CLI and provider against the local control plane, every scenario, then stop it all
 e2e: $(VENV)/.installed e2e-tools
 	scripts/cluster.sh up
-	status=0; $(PY) -m pytest -m e2e tests/e2e $(E2E_ARGS) || status=$$?; scripts/cluster.sh down; exit $$status
+	status=0; $(PY) -m pytest -m e2e tests/e2e --junitxml=build/e2e-report.xml $(E2E_ARGS) || status=$$?; \
+	  scripts/cluster.sh down; exit $$status
+
+## figures: each real-engine scenario's outcome and time (last make e2e) and the fuzz counts (last make fuzz)
+figures: $(VENV)/.installed
+	$(PY) scripts/figures.py
 
 ## bench-e2e: real preview and up of the local stack against the offline plan, and their longest wait chains
 bench-e2e: $(VENV)/.installed e2e-tools

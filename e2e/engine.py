@@ -1,7 +1,8 @@
 """Run the program through the real Pulumi CLI: preview, up, refresh, destroy, outputs, export of one stack.
 
     python -m e2e.engine up --stack local [--set archon:KEY=VALUE ...] [--policy] [--expect-no-changes]
-                            [--refresh] [--events FILE] [--target URN]
+                            [--refresh] [--events FILE] [--target URN] [--clear-pending-creates]
+    python -m e2e.engine cancel --stack local     (`pulumi cancel`: removes a killed CLI's lock)
 
 Each operation first refreshes the project copy under build/e2e/project from the repo (e2e/project.py), with
 the harness's settings and any --set applied, and runs there.
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from e2e import paths
-from e2e.project import prepare
+from e2e.project import PROJECT, prepare
 
 PASSPHRASE = "archon-e2e"  # the local state's secrets passphrase: the state is throwaway, under build/e2e
 POLICY_PACK = paths.ROOT / "e2e" / "bin" / "archon-policy-pack"
@@ -87,7 +88,7 @@ def open_stack(stack: str, project: Path, env: dict[str, str]):
 
 
 def run(operation: str, stack: str, project: Path, *, policy: bool, expect_no_changes: bool,
-        refresh: bool, events: Path | None, extra: dict) -> int:
+        refresh: bool, events: Path | None, extra: dict, clear_pending_creates: bool = False) -> int:
     """One CLI operation; prints the CLI's output as it comes, returns its exit code."""
     import pulumi.automation as auto
 
@@ -102,6 +103,7 @@ def run(operation: str, stack: str, project: Path, *, policy: bool, expect_no_ch
             # streams its event log as it goes), precise enough for the benchmark's chain of waits.
             record = {**event.__dict__, "received": time.time()}
             event_file.write(json.dumps(record, default=lambda o: getattr(o, "__dict__", str(o))) + "\n")
+            event_file.flush()  # read while the operation runs (the fault scenarios interrupt on an event)
 
     with random_stand_in() as port:
         target = open_stack(stack, project, cli_env(port, kubeconfig, project))
@@ -118,8 +120,8 @@ def run(operation: str, stack: str, project: Path, *, policy: bool, expect_no_ch
                                    on_event=on_event, **policies, **common, **extra)
                 print(json.dumps({"changeSummary": result.summary.resource_changes}))
             elif operation == "refresh":
-                result = target.refresh(expect_no_changes=expect_no_changes or None, on_event=on_event, **common,
-                                        **extra)
+                result = target.refresh(expect_no_changes=expect_no_changes or None, on_event=on_event,
+                                        clear_pending_creates=clear_pending_creates or None, **common, **extra)
                 print(json.dumps({"changeSummary": result.summary.resource_changes}))
             elif operation == "destroy":
                 result = target.destroy(on_event=on_event, **common, **extra)
@@ -130,6 +132,9 @@ def run(operation: str, stack: str, project: Path, *, policy: bool, expect_no_ch
                 urns = extra.get("target") or ["--all"]
                 target.workspace.pulumi_command.run(["state", "unprotect", *urns, "--yes", "--stack", stack],
                                                     str(project), target.workspace.env_vars, print)
+            elif operation == "cancel":
+                target.cancel()
+                print("cancelled")
             elif operation == "export":
                 print(json.dumps(target.export_stack().deployment))
             elif operation == "outputs":
@@ -147,7 +152,8 @@ def run(operation: str, stack: str, project: Path, *, policy: bool, expect_no_ch
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m e2e.engine", description=__doc__.splitlines()[0])
-    parser.add_argument("operation", choices=["preview", "up", "refresh", "destroy", "outputs", "unprotect", "export"])
+    parser.add_argument("operation", choices=["preview", "up", "refresh", "destroy", "outputs", "unprotect", "export",
+                                              "cancel"])
     parser.add_argument("--stack", default="local")
     parser.add_argument("--set", action="append", default=[], dest="assignments", metavar="archon:KEY=VALUE",
                         help="stack config for this run (the value read as YAML), on top of Pulumi.STACK.yaml")
@@ -156,13 +162,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh", action="store_true")
     parser.add_argument("--events", type=Path, help="write the engine's events here, one JSON object per line")
     parser.add_argument("--target", action="append", default=[], help="only this URN (repeatable)")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT,
+                        help="the project copy to run in (another one is another checkout of the same stack)")
+    parser.add_argument("--clear-pending-creates", action="store_true",
+                        help="refresh: drop the creates a killed CLI left pending from the state")
     args = parser.parse_args(argv)
     extra = {"target": args.target} if args.target else {}
     if not (paths.ROOT / f"Pulumi.{args.stack}.yaml").is_file():
         parser.error(f"no stack {args.stack!r}: Pulumi.{args.stack}.yaml does not exist")
-    project = prepare(args.stack, args.assignments)
+    project = prepare(args.stack, args.assignments, dest=args.project_dir)
     return run(args.operation, args.stack, project, policy=args.policy,
-               expect_no_changes=args.expect_no_changes, refresh=args.refresh, events=args.events, extra=extra)
+               expect_no_changes=args.expect_no_changes, refresh=args.refresh, events=args.events, extra=extra,
+               clear_pending_creates=args.clear_pending_creates)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ def harness_settings(stack: str) -> list[str]:
 def prepare(stack: str, assignments: list[str] | None = None, dest: Path = PROJECT) -> Path:
     """Refresh the copy from the repo with `assignments` applied; keeps the CLI's salt and secret config."""
     stack_file = dest / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():  # a second copy of the project (another checkout) shares the first's salt
+        stack_file = PROJECT / f"Pulumi.{stack}.yaml"
     previous = yaml.safe_load(stack_file.read_text()) if stack_file.is_file() else {}
+    stack_file = dest / f"Pulumi.{stack}.yaml"
     copy_project(dest)
     doc = yaml.safe_load((paths.ROOT / f"Pulumi.{stack}.yaml").read_text())
     for key in KEPT_BY_THE_CLI:

@@ -119,29 +119,32 @@ class PolicyPack:
             stack=c.stack, project=c.project, organization=c.organization, dry_run=c.dry_run,
             config=c.config, config_secret_keys=c.secret_keys))
 
-    def analyze(self, resources: list[Registration], in_flight: int = 8) -> list[Diagnostic]:
-        """Analyze per resource (several in flight, as the engine does across steps), then AnalyzeStack once."""
+    def analyze(self, resources: list[Registration], in_flight: int = 8,
+                deadline_s: float | None = None) -> list[Diagnostic]:
+        """Analyze per resource (several in flight, as the engine does across steps), then AnalyzeStack once;
+        with deadline_s, a call the pack has not answered by then fails (a hang is an error, not a wait)."""
         by_urn = {r.urn: r for r in resources}
         provider = self._provider()
         requests = [analyzer_pb2.AnalyzeRequest(
             type=r.type, urn=r.urn, name=r.name, properties=_struct(r.inputs), options=_options(r, by_urn),
             provider=provider if r.type.startswith("kubernetes:") else None) for r in resources]
-        responses = self._analyze_all(requests, in_flight)
+        responses = self._analyze_all(requests, in_flight, deadline_s)
         diagnostics = [d for request, response in zip(requests, responses, strict=True)
                        for d in _diagnostics(response, request.urn)]
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
             type=r.type, urn=r.urn, name=r.name, properties=_struct(r.inputs), options=_options(r, by_urn),
             provider=provider if r.type.startswith("kubernetes:") else None, parent=r.parent or "",
             dependencies=r.dependencies) for r in resources])
-        diagnostics += _diagnostics(self._call(self.stub.AnalyzeStack, stack_request), "")
+        diagnostics += _diagnostics(self._call(self.stub.AnalyzeStack, stack_request, deadline_s), "")
         return diagnostics
 
-    def _analyze_all(self, requests: list, in_flight: int) -> list[analyzer_pb2.AnalyzeResponse]:
+    def _analyze_all(self, requests: list, in_flight: int,
+                     deadline_s: float | None = None) -> list[analyzer_pb2.AnalyzeResponse]:
         """Keep up to `in_flight` Analyze calls running with gRPC futures; answers in request order."""
         pending: deque = deque()
         responses = []
         for request in requests:
-            pending.append((request, self.stub.Analyze.future(request)))
+            pending.append((request, self.stub.Analyze.future(request, timeout=deadline_s)))
             if len(pending) >= in_flight:
                 responses.append(self._result(*pending.popleft()))
         responses += [self._result(*item) for item in pending]
@@ -155,9 +158,9 @@ class PolicyPack:
             raise PolicyPackError(f"policy pack failed on {request.urn}: {exc.details()}"
                                   + (f"\n{detail}" if detail else "")) from None
 
-    def _call(self, method, request):
+    def _call(self, method, request, deadline_s: float | None = None):
         try:
-            return method(request)
+            return method(request, timeout=deadline_s)
         except grpc.RpcError as exc:
             detail = "".join(self._stderr).strip()[-2000:]
             raise PolicyPackError(f"policy pack failed on {getattr(request, 'urn', 'the stack')}: "

@@ -1,10 +1,14 @@
-"""Fuzz the stack config (`make fuzz`): CASES mutated configs through the loader in process, PLANS of them through
-the whole offline plan; prints what each ended in, the tracebacks and wrong verdicts, and the time.
+"""Fuzz the stack config and the policy pack (`make fuzz`): CASES mutated configs through the loader in process,
+PLANS of them through the whole offline plan, MANIFESTS generated pod-bearing objects through the pack's gRPC path
+(judged by the local control plane's API server when it runs); prints what each ended in, the tracebacks, crashes,
+hangs and wrong verdicts, and the time.
 
-    python scripts/fuzz.py [--cases 10000] [--plans 300] [--seed N]
+    python scripts/fuzz.py [--cases 10000] [--plans 300] [--manifests 2000] [--seed N] [--judge KUBECONFIG]
 
-Every case must end in a valid config (a plan) or in one line per problem naming a key (exit 2, no file written),
-never in a traceback. Failing cases go to build/fuzz/config-failures.json with their config, to replay.
+Every config case must end in a valid config (a plan) or in one line per problem naming a key (exit 2, no file
+written), never in a traceback; every manifest in the pack's answer within the bound, with each Pod Security
+control the API server says it breaks flagged by a mandatory rule. Failing cases go to build/fuzz/*-failures.json,
+to replay.
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ sys.path.insert(0, str(ROOT))
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from fuzz.config_cases import Case, cases, check  # noqa: E402
+from fuzz.manifest_run import BOUND_S, run_manifests  # noqa: E402
 from fuzz.plan_cases import plan  # noqa: E402
 from offline.variant import copy_project  # noqa: E402
 
 OUT = ROOT / "build" / "fuzz"
+SAID: list[str] = []
+
+
+def say(line: str) -> None:
+    """Print a result line, and keep it for build/fuzz/summary.txt."""
+    print(line, flush=True)
+    SAID.append(line)
 
 
 def run(count: int, body, rng_seed: int) -> None:
@@ -45,7 +57,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10000)
     parser.add_argument("--plans", type=int, default=300)
+    parser.add_argument("--manifests", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--judge", type=Path, metavar="KUBECONFIG",
+                        help="the API server whose Pod Security Admission judges the manifests (make fuzz: the "
+                             "local control plane's); without it the manifests are only checked for crashes and time")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     failures: list[dict] = []
@@ -84,17 +100,38 @@ def main() -> int:
             run(args.plans, through_plan, args.seed + 1)
         plan_seconds = time.monotonic() - start
     (OUT / "config-failures.json").write_text(json.dumps(failures, indent=1, ensure_ascii=True) + "\n")
-    print(f"config fuzz (seed {args.seed})")
-    print(f"  loader: {sum(loader[k] for k in ('valid', 'refused', 'wrong verdict', 'traceback'))} cases in "
+    say(f"config fuzz (seed {args.seed})")
+    say(f"  loader: {sum(loader[k] for k in ('valid', 'refused', 'wrong verdict', 'traceback'))} cases in "
           f"{loader_seconds:.1f} s: {loader['valid']} valid, {loader['refused']} refused, "
           f"{loader['traceback']} tracebacks, {loader['wrong verdict']} wrong verdicts")
     exits = ", ".join(f"{n} {k}" for k, n in sorted(planned.items()) if k.startswith("exit"))
-    print(f"  offline plan: {sum(n for k, n in planned.items() if k.startswith('exit'))} cases in "
+    say(f"  offline plan: {sum(n for k, n in planned.items() if k.startswith('exit'))} cases in "
           f"{plan_seconds:.1f} s: {exits or 'none'}; {planned['traceback']} tracebacks, "
           f"{planned['wrong verdict']} wrong verdicts")
     if failures:
-        print(f"  {len(failures)} failing cases in {OUT / 'config-failures.json'}")
-    return 1 if failures else 0
+        say(f"  {len(failures)} failing cases in {OUT / 'config-failures.json'}")
+    manifest_failures = manifests(args) if args.manifests else []
+    (OUT / "summary.txt").write_text("\n".join(SAID) + "\n")  # for make figures
+    return 1 if failures or manifest_failures else 0
+
+
+def manifests(args: argparse.Namespace) -> list[dict]:
+    """The manifest fuzz; prints its line, writes its failures, returns them."""
+    start = time.monotonic()
+    result = run_manifests(args.manifests, args.seed + 2, args.judge)
+    seconds = time.monotonic() - start
+    counts = result["counts"]
+    (OUT / "manifest-failures.json").write_text(json.dumps(result["failures"], indent=1) + "\n")
+    judged = (f"{counts['judged']} judged by the API server ({counts['breaks a control']} break a control, "
+              f"{counts['meets restricted']} meet restricted), {counts['invalid to the API server']} invalid to it, "
+              f"{counts['not judged']} with unknown or malformed values" if args.judge else "no judge")
+    say(f"  policy pack: {args.manifests} manifests in {seconds:.1f} s: {counts['answered']} answered (median "
+          f"{result['median_s'] * 1000:.1f} ms, p99 {result['p99_s'] * 1000:.1f} ms, max {result['max_s'] * 1000:.0f} "
+          f"ms, bound {BOUND_S * 1000:.0f} ms); {judged}; {counts['crash']} crashes, {counts['hang']} hangs, "
+          f"{counts['wrong verdict']} wrong verdicts")
+    if result["failures"]:
+        say(f"  {len(result['failures'])} failing manifests in {OUT / 'manifest-failures.json'}")
+    return result["failures"]
 
 
 if __name__ == "__main__":

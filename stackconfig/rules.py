@@ -225,17 +225,26 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
             ("limits", "cpu"): Decimal(0), ("limits", "memory"): Decimal(0)}
     bundled = cfg.databases.provider == "bundled"
     api = cfg.databases.data_api
+    # Pods at the largest scale, with one rollout surge each where a Deployment surges, and one backup Job's pod;
+    # claims: one per database replica, the backup's, monitoring's. (The cluster refuses a pod over the quota only
+    # inside a controller, so the up would just wait out its rollout timeouts and fail without naming the quota.)
+    pods, claims = 1, 0
     for key, svc in cfg.enabled_services().items():
         replicas = svc.autoscaling.max_replicas if svc.autoscaling.enabled else svc.replicas
         _add(need, svc.resources, replicas)
+        pods += replicas + svc.max_surge
         if bundled and key in DATA_API_READERS:  # each reader pod's /rest/v1 sidecar
             _add(need, api.proxy_resources, replicas)
     if bundled:  # PostgREST, and its migration Job (one container at a time: the init container, then psql)
         _add(need, api.resources, api.replicas + 1)
+        pods += api.replicas + 1 + 1
     storage = Decimal(0) if cfg.databases.backup.s3 else quantities.memory(cfg.databases.backup.storage.size)
+    claims += 0 if cfg.databases.backup.s3 else 1
     for _, db in cfg.databases.engines().items():
         _add(need, db.resources, db.replicas)
         storage += quantities.memory(db.storage.size) * db.replicas
+        pods += db.replicas
+        claims += db.replicas
     mon = cfg.monitoring
     if mon.enabled:
         ours = [mon.grafana.resources, mon.loki.resources, mon.log_shipper.resources]
@@ -246,7 +255,16 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
         for res in ours:
             _add(need, res, 1)
         storage += sum(quantities.memory(size) for size in volumes)
+        pods += len(ours) + 2  # Grafana's and kube-state-metrics' surge, at most (the log shipper recreates)
+        claims += len(volumes)
     issues = []
+    if cfg.quota.pods < pods:
+        issues.append(ConfigIssue("quota.pods", cfg.quota.pods,
+                                  f"below the {pods} pods the configured services (at maxReplicas, with a rollout "
+                                  "surge), databases, data API, migration and backup Jobs and monitoring run"))
+    if cfg.quota.persistent_volume_claims < claims:
+        issues.append(ConfigIssue("quota.persistentVolumeClaims", cfg.quota.persistent_volume_claims,
+                                  f"below the {claims} volume claims of the databases, the backup and monitoring"))
     for (section, kind), total in need.items():
         allowed = getattr(getattr(cfg.quota, section), kind)
         parse = quantities.cpu if kind == "cpu" else quantities.memory

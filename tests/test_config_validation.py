@@ -72,6 +72,14 @@ BAD_CONFIGS = [
     ("staging", "archon:quota.requests.storage", "20Gi",
      "archon:quota.requests.storage = '20Gi': below the 83Gi the database, backup and monitoring volumes "
      "request"),
+    # A pod or claim quota the stack outgrows is refused here: on the cluster, the controllers' pods are refused and
+    # the up only waits out its rollout timeouts, failing without naming the quota (seen on the real engine).
+    ("staging", "archon:quota.pods", 6,
+     "archon:quota.pods = 6: below the 24 pods the configured services (at maxReplicas, with a rollout surge), "
+     "databases, data API, migration and backup Jobs and monitoring run"),
+    ("staging", "archon:quota.persistentVolumeClaims", 2,
+     "archon:quota.persistentVolumeClaims = 2: below the 8 volume claims of the databases, the backup and "
+     "monitoring"),
     ("staging", "archon:databases.provider", "postgres",
      "archon:databases.provider = 'postgres': must be one of 'bundled' or 'supabase'"),
     ("staging", "archon:databases.backup.retentionDays", 0,

@@ -93,6 +93,7 @@ def find_pods(props: dict) -> list[Pod]:
 def _find_pods(props: dict) -> list[Pod]:
     """By kind where the kind is known, by generic discovery otherwise."""
     kind = props.get("kind")
+    kind = kind if isinstance(kind, str) else None  # a kind of the wrong type is no known kind
     if kind in POD_SPEC_PATHS:
         path = POD_SPEC_PATHS[kind]
         spec = get(props, *path)
@@ -136,7 +137,7 @@ def undiscovered_containers(props: dict, pods: list[Pod]) -> list[str]:
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 walk(value, (*path, str(i)))
-    if props.get("kind") not in POD_SPEC_PATHS:
+    if not isinstance(props.get("kind"), str) or props["kind"] not in POD_SPEC_PATHS:
         walk({k: v for k, v in props.items() if k not in ("metadata", "status")}, ())
     return paths
 

@@ -11,22 +11,22 @@ from typing import Any
 
 from .pods import Container, Pod, each_container, each_pod
 from .subject import Subject, Violation, unknown
-from .values import get, is_unknown
+from .values import Allowed, get, is_unknown
 
 BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
                                    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
 RESTRICTED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 RESTRICTED_VOLUME_SOURCES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
                                        "persistentVolumeClaim", "projected", "secret"})
-SAFE_SYSCTLS = frozenset({
+SAFE_SYSCTLS = Allowed({
     "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
     "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports",
     "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
     "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"})
-SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
-SECCOMP_OK = frozenset({"RuntimeDefault", "Localhost"})
-APPARMOR_TYPES_OK = frozenset({"RuntimeDefault", "Localhost"})
+SELINUX_TYPES = Allowed({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
+SECCOMP_OK = Allowed({"RuntimeDefault", "Localhost"})
+APPARMOR_TYPES_OK = Allowed({"RuntimeDefault", "Localhost"})
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 

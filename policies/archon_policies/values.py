@@ -17,6 +17,17 @@ UNKNOWN_SENTINELS = frozenset({
 })
 
 
+class Allowed(frozenset):
+    """A set of allowed values that a value of the wrong type (a dict or list where a name belongs) is simply not
+    in, instead of raising TypeError: unhashable."""
+
+    def __contains__(self, value: object) -> bool:
+        try:
+            return super().__contains__(value)
+        except TypeError:
+            return False
+
+
 class _Unknown:
     """A value the engine cannot know until `pulumi up`."""
 
