@@ -138,7 +138,7 @@ def _encode(inputs: StackInputs, key: str, value: Any) -> tuple[bool, str]:
     if isinstance(value, (dict, list)):
         secret = [False]
         plain = _strip_secure(inputs, key, value, secret)
-        return secret[0], json.dumps(plain, separators=(",", ":"))
+        return secret[0], json.dumps(plain, separators=(",", ":"), sort_keys=True)  # Go's encoding/json sorts keys
     if isinstance(value, bool):
         return False, "true" if value else "false"
     return False, "" if value is None else str(value)

@@ -260,7 +260,7 @@ def test_a_protected_replacement_is_refused_and_the_documented_procedure_keeps_t
         refused = harness.pulumi("up", sets=(protect, change), events=True)
         assert refused.returncode != 0 and "protect" in refused.output
         touched = {urn: op for urn, op in ops(refused).items() if op != "same"}
-        assert set(touched) == {redis}, f"refused before anything else was touched: {touched}"
+        assert set(touched) <= {redis}, f"refused before anything else was touched: {touched}"
         assert (uid("statefulset", "archon-redis"), uid("pvc", "data-archon-redis-0")) == (old, claim)
         assert data_objects() == data, "every claim, volume and Secret is still there, unchanged"
         # Unprotected, the replacement still cannot finish: retainOnDelete keeps the old StatefulSet, and the
