@@ -59,12 +59,12 @@ def decode(raw: dict[str, str]) -> dict[str, Any]:
 
 
 def encode(tree: dict[str, Any]) -> dict[str, str]:
-    """The tree back to what the CLI hands over: strings, objects and lists as JSON (NaN and infinities as JSON
-    extensions, lone surrogates escaped, as a JSON encoder writes them)."""
+    """The tree back to what the CLI hands over: strings, objects and lists as compact JSON with sorted keys, as
+    Go's encoding/json writes them (NaN and infinities as JSON extensions, lone surrogates escaped)."""
     out = {}
     for key, value in tree.items():
         if isinstance(value, (dict, list)):
-            out[key] = json.dumps(value)
+            out[key] = json.dumps(value, sort_keys=True, separators=(",", ":"))
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
         elif isinstance(value, float) and not math.isfinite(value):
