@@ -21,28 +21,27 @@ from e2e.harness import Run
 APISERVER_PID = paths.BUILD / "kwok" / "clusters" / "archon-e2e" / "pids" / "kube-apiserver.pid"
 
 
-def children() -> dict[int, list[int]]:
-    """Every process's children, from /proc."""
-    tree: dict[int, list[int]] = {}
+def processes() -> dict[int, list[str]]:
+    """Every live process's /proc/PID/stat fields after the command name (state, ppid, pgrp, session, ...)."""
+    out = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            tree.setdefault(int(fields[1]), []).append(int(entry.name))
+            with contextlib.suppress(OSError):
+                out[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    return out
+
+
+def children() -> dict[int, list[int]]:
+    """Every process's children."""
+    tree: dict[int, list[int]] = {}
+    for pid, fields in processes().items():
+        tree.setdefault(int(fields[1]), []).append(pid)
     return tree
 
 
 def session(sid: int) -> list[int]:
     """The processes of one session."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
-                    out.append(int(entry.name))
-    return out
+    return [pid for pid, fields in processes().items() if int(fields[3]) == sid]
 
 
 def descendants(pid: int) -> list[int]:
@@ -161,9 +160,8 @@ class Component:
         return cls(pidfile.stem, command(pid), os.readlink(f"/proc/{pid}/cwd"), env)
 
     def running(self) -> bool:
-        pid = int((PIDS / f"{self.name}.pid").read_text())
-        stat = Path(f"/proc/{pid}/stat")
-        return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        fields = processes().get(int((PIDS / f"{self.name}.pid").read_text()))
+        return fields is not None and fields[0] != "Z"
 
     def start(self) -> None:
         log = (PIDS.parent / "logs" / f"{self.name}.log").open("a")

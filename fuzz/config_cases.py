@@ -74,21 +74,22 @@ def encode(tree: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+def tree_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     """Every path into a tree (dict keys and list indexes), the root's children first."""
     found = []
     if isinstance(node, dict):
         for key, child in node.items():
             found.append((*prefix, key))
-            found += _paths(child, (*prefix, key))
+            found += tree_paths(child, (*prefix, key))
     elif isinstance(node, list):
         for index, child in enumerate(node):
             found.append((*prefix, index))
-            found += _paths(child, (*prefix, index))
+            found += tree_paths(child, (*prefix, index))
     return found
 
 
-def _parent(tree: dict, path: tuple) -> Any:
+def parent_of(tree: Any, path: tuple) -> Any:
+    """The node holding the last part of `path`."""
     node: Any = tree
     for part in path[:-1]:
         node = node[part]
@@ -123,13 +124,13 @@ def cases(draw) -> Case:
     tree = decode(committed(stack))
     case = Case(stack, {})
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(tree)
+        paths = tree_paths(tree)
         kind = draw(st.sampled_from(("replace", "replace", "replace", "delete", "unknown", "typo", "nest",
                                      "huge-list", "raw-text")))
         path = draw(st.sampled_from(paths)) if paths else ()
         if not path:
             continue
-        parent, last = _parent(tree, path), path[-1]
+        parent, last = parent_of(tree, path), path[-1]
         dotted = ".".join(str(p) for p in path).removeprefix(f"{PROJECT}:")
         if kind == "replace":
             parent[last] = draw(values())

@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from fuzz.config_cases import parent_of, tree_paths
 from offline.recorder import Registration
 
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "unknown during preview" sentinel
@@ -164,22 +165,8 @@ class ManifestCase:
                             custom=True, inputs=self.wire, dependencies=[], options={"protect": False})
 
 
-def _nodes(node: Any, path: tuple = ()) -> list[tuple]:
-    out = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _nodes(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _nodes(value, (*path, index))
-    return out
-
-
 def _set(obj: dict, path: tuple, value: Any) -> None:
-    node = obj
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
+    parent_of(obj, path)[path[-1]] = value
 
 
 def _deep(depth: int) -> Any:
@@ -208,14 +195,12 @@ def manifest_cases(draw) -> ManifestCase:
     wire = copy.deepcopy(obj)
     unknowns = 0
     for _ in range(draw(st.integers(0, 3))):  # noise the judge is not shown (the API server would refuse it)
-        paths = _nodes(wire)
+        paths = tree_paths(wire)
         path = draw(st.sampled_from(paths))
         if path[0] == "apiVersion" or any(key in SECRET_SIG for key in path):
             continue  # (a secret's own signature key, mangled, is no value the engine would ever send)
         action = draw(st.sampled_from(["unknown", "secret", "odd", "null", "delete", "extra", "deep"]))
-        parent = wire
-        for key in path[:-1]:
-            parent = parent[key]
+        parent = parent_of(wire, path)
         if not isinstance(parent, (dict, list)):
             continue
         if action == "unknown":
