@@ -28,7 +28,12 @@ def stack_file_text(case: Case) -> bytes:
         except json.JSONDecodeError:
             config[key] = value
     original["config"] = config
-    return yaml.safe_dump(original, allow_unicode=True, sort_keys=False).encode("utf-8", "surrogatepass")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20000)  # PyYAML writes nesting recursively; the deepest cases need more than 1000 frames
+    try:
+        return yaml.safe_dump(original, allow_unicode=True, sort_keys=False).encode("utf-8", "surrogatepass")
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def plan(case: Case, workdir: Path, project: Path | None = None) -> dict:

@@ -184,6 +184,8 @@ def _load_yaml(path: Path) -> dict:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ProjectError(f"{path.name} is not valid YAML: {exc}") from None
+    except RecursionError:  # PyYAML reads nesting recursively: a few hundred levels exhaust Python's stack
+        raise ProjectError(f"{path.name} is nested too deeply to read (hundreds of levels)") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):

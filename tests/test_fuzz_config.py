@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from fuzz.config_cases import Case, cases, check, committed, decode, encode
 from fuzz.plan_cases import plan
 from offline.analyzer import PolicyPack, PolicyPackError, StackContext
+from offline.variant import copy_project
 from policies.archon_policies import quantities
 from stackconfig import ConfigError, load_stack_config
 from stackconfig.errors import ConfigIssue
@@ -86,3 +89,19 @@ def test_the_checker_matches_a_written_key_that_holds_dots():
     with pytest.raises(ConfigError) as caught:
         load_stack_config("staging", raw)
     assert [issue.path for issue in caught.value.issues] == ["10.0.0.1/8_x"]
+
+
+def test_a_stack_file_nested_too_deeply_to_read_is_refused_not_a_traceback(tmp_path):
+    # Found by `make fuzz` in CI: two nesting mutations made a stack file PyYAML cannot read within Python's
+    # recursion limit, and the offline plan died with a RecursionError traceback.
+    project = copy_project(tmp_path / "project")
+    value: object = "x"
+    for _ in range(400):
+        value = {"a": [value]}
+    stack = project / "Pulumi.local.yaml"
+    stack.write_text(stack.read_text() + "  archon:deep: " + json.dumps(value) + "\n")
+    done = subprocess.run([sys.executable, "-m", "offline", "plan", "--stack", "local", "--project-dir", str(project),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: Pulumi.local.yaml is nested too deeply to read (hundreds of levels)"
+    assert not (tmp_path / "out").exists()
