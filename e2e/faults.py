@@ -130,6 +130,15 @@ def start(operation: str, *flags: str, sets: tuple[str, ...] = (), stack: str = 
     return Started(process, event_file, time.monotonic())
 
 
+def begun(type_token: str) -> Callable[[list[dict]], bool]:
+    """A fault point: a step on a resource of this type has begun (it may have finished: a step as quick as a
+    Namespace's create often reaches the event log together with its outputs, so it is never seen in flight)."""
+    def condition(events: list[dict]) -> bool:
+        return any(e.get("resource_pre_event") and e["resource_pre_event"]["metadata"]["type"] == type_token
+                   for e in events)
+    return condition
+
+
 def in_flight(type_token: str) -> Callable[[list[dict]], bool]:
     """A fault point: a step on a resource of this type has begun and not finished."""
     def condition(events: list[dict]) -> bool:

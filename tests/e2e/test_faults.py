@@ -18,10 +18,10 @@ from e2e.paths import BUILD
 pytestmark = pytest.mark.usefixtures("cluster")
 NAMESPACE = "archon-local"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
-FAULT_POINTS = {  # a step in flight when the fault comes: the first object, a rollout being awaited, a Helm install
-    "namespace": "kubernetes:core/v1:Namespace",
-    "statefulset-rollout": STATEFULSET,
-    "helm-release": "kubernetes:helm.sh/v3:Release",
+FAULT_POINTS = {  # when the fault comes: the first object begun, a rollout being awaited, a Helm install in flight
+    "namespace": faults.begun("kubernetes:core/v1:Namespace"),
+    "statefulset-rollout": faults.in_flight(STATEFULSET),
+    "helm-release": faults.in_flight("kubernetes:helm.sh/v3:Release"),
 }
 
 
@@ -50,7 +50,7 @@ def error_lines(run: harness.Run) -> list[str]:
 def test_an_interrupted_first_up_converges_after_the_documented_recovery(signal, point):
     try:
         up = faults.start("up")
-        up.wait_for(faults.in_flight(FAULT_POINTS[point]))
+        up.wait_for(FAULT_POINTS[point])
         up.interrupt() if signal == "SIGINT" else up.kill()
         interrupted = up.finish()
         assert interrupted.returncode != 0, "the up was interrupted"
@@ -114,7 +114,7 @@ def test_a_quota_too_small_for_the_stack_is_refused_before_anything_changes_and_
 def test_a_second_up_at_the_same_time_is_refused_by_the_lock_and_nothing_is_applied_twice():
     try:
         first = faults.start("up")
-        first.wait_for(faults.in_flight("kubernetes:core/v1:Namespace"))
+        first.wait_for(faults.begun("kubernetes:core/v1:Namespace"))  # the lock is held until it ends
         # Another checkout of the same stack (its own project copy, the same backend).
         second = harness.pulumi("up", "--project-dir", str(BUILD / "second-checkout"), events=True)
         assert second.returncode != 0 and "currently locked" in second.output, second.output[-2000:]
