@@ -7,6 +7,7 @@ import pulumi
 from components.application import Application
 from components.backups import Backups
 from components.cert_manager import CertManager, issuer_name
+from components.connections import stack_traffic
 from components.database import Database
 from components.database_engines import ENGINES
 from components.ingress import Ingress
@@ -22,6 +23,7 @@ except ConfigError as error:
     # RunError stops the program with the message alone, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
 
+traffic = stack_traffic(cfg)  # every NetworkPolicy of the stack comes from this one graph
 controller = IngressController(
     "traefik", install=cfg.ingress.install_controller, namespace=cfg.ingress.controller_namespace,
     class_name=cfg.ingress.class_name, settings=cfg.ingress.controller, charts=cfg.charts)
@@ -38,7 +40,7 @@ baseline = NamespaceBaseline(
     quota=cfg.quota,
     limit_range=cfg.limit_range,
     protect=cfg.protect_stateful_resources,
-    dns=cfg.network.dns,
+    traffic=traffic,
     after=[cert_manager],
 )
 
@@ -46,7 +48,7 @@ databases = {
     key: Database(
         f"archon-{key}", engine=ENGINES[key], settings=settings, namespace=baseline.namespace_name,
         instance=pulumi.get_stack(), rotation=cfg.databases.credentials_rotation,
-        protect=cfg.protect_stateful_resources, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+        protect=cfg.protect_stateful_resources, traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
     for key, settings in cfg.databases.engines().items()
 }
 config = pulumi.Config()
@@ -56,7 +58,7 @@ backups = Backups(
     "archon-backups", backup=cfg.databases.backup, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
     script=(Path(__file__).parent / "scripts" / "archon-backup.sh").read_text(),
     postgres=databases.get("postgres"), qdrant=databases.get("qdrant"), protect=cfg.protect_stateful_resources,
-    s3_credentials=s3_keys, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    s3_credentials=s3_keys, traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
 supabase = None
 if cfg.databases.provider == "supabase" and cfg.supabase_url:  # the config rules require the URL here
@@ -70,10 +72,10 @@ application = Application(
     "archon", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(), databases=databases,
     supabase=supabase,
     openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
-    opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
 ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
-                  issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer),
+                  issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer), traffic=traffic,
                   after=[controller, cert_manager, application])
 if cfg.monitoring.enabled:
     monitoring = Monitoring(
@@ -82,11 +84,9 @@ if cfg.monitoring.enabled:
         traefik_namespace=cfg.ingress.controller_namespace if cfg.ingress.install_controller else None,
         cert_manager_namespace="cert-manager" if cfg.ingress.install_cert_manager else None,
         database_apps=[ENGINES[key].name for key in databases if ENGINES[key].exporter],
-        grafana_ingress_namespace=cfg.ingress.controller_namespace if cfg.ingress.grafana else None,
         secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
                                                           "alertSmtpPassword")},
-        network_external=cfg.network.external_cidrs, api_server_cidrs=cfg.network.api_server_cidrs,
-        opts=pulumi.ResourceOptions(depends_on=[baseline]))
+        traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
     pulumi.export("monitoring", {"mode": cfg.monitoring.mode, "grafana": monitoring.grafana.url,
                                  "grafanaAdminSecret": monitoring.grafana.admin_secret.metadata.name,
                                  "prometheus": cfg.monitoring.prometheus_url(cfg.namespace)})

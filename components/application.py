@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
-from components.data_api import NAME as DATA_API
-from components.data_api import PORT as DATA_API_PORT
 from components.data_api import URL as DATA_API_URL
 from components.data_api import DataApi, rest_proxy
 from components.database import Database
@@ -21,6 +18,7 @@ from components.options import fixed_name
 from components.service import Service
 from components.service_catalog import SERVICES, SecretRef, Wiring
 from components.supabase import SupabaseConnection
+from components.traffic import TrafficGraph
 from stackconfig.model import StackConfig
 
 
@@ -37,7 +35,7 @@ class Application(pulumi.ComponentResource):
     def __init__(self, name: str, *, cfg: StackConfig, namespace: pulumi.Input[str], instance: str,
                  databases: dict[str, Database], supabase: SupabaseConnection | None,
                  openai_api_key: pulumi.Input[str], registry_password: pulumi.Input[str] | None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 traffic: TrafficGraph, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Application", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = recommended_labels("archon", "app", instance, cfg.images.tag)
@@ -68,12 +66,11 @@ class Application(pulumi.ComponentResource):
                 string_data={".dockerconfigjson": login},
                 opts=fixed_name(self))
             pull_secrets.append(self.registry_secret.metadata.name)
-        readers = [spec.name for spec in enabled if spec.reads_data_api]
         checksums = {key: db.checksum for key, db in databases.items()}
         if supabase is None:  # the bundled PostgreSQL, behind the Supabase API the app talks to
             self.data_api = DataApi(
                 f"{name}-data-api", settings=cfg.databases.data_api, postgres=databases["postgres"],
-                schema_image=self.images.refs["server"], clients=readers, namespace=namespace, instance=instance,
+                schema_image=self.images.refs["server"], traffic=traffic, namespace=namespace, instance=instance,
                 rotation=cfg.databases.credentials_rotation, protect=cfg.protect_stateful_resources,
                 pull_secrets=pull_secrets, opts=child)
             supabase_url: pulumi.Input[str] | SecretRef = DATA_API_URL
@@ -90,9 +87,6 @@ class Application(pulumi.ComponentResource):
         # templates roll the pods that read them (a new API key, rotated credentials, a new nginx config).
         secrets_checksum = w.digest({"openai-api-key": openai_api_key, **checksums})
         nginx_checksum = w.text_digest(self.nginx_conf)
-        ports = {spec.name: spec.container_port for spec in enabled}
-        ports |= {db.engine.name: db.engine.port for db in databases.values()}
-        ports[DATA_API] = DATA_API_PORT
         self.services = {}
         for spec in enabled:
             frontend = spec.key == "frontend"
@@ -102,20 +96,16 @@ class Application(pulumi.ComponentResource):
             config_checksum = {"archon.io/config-checksum": nginx_checksum} if frontend else {}
             sidecars = []
             if spec.reads_data_api and supabase is None:  # the data API in the cluster, through the sidecar
-                spec = dataclasses.replace(spec, talks_to=(*spec.talks_to, DATA_API))
                 proxy, proxy_volume = rest_proxy(self.data_api.proxy_config.metadata.name,
                                                  cfg.databases.data_api.proxy_resources)
                 sidecars.append(proxy)
                 volumes.append(proxy_volume)
                 config_checksum = {"archon.io/config-checksum": w.text_digest(self.data_api.proxy_conf)}
-            elif spec.reads_data_api:  # the managed Supabase project, outside the cluster
-                spec = dataclasses.replace(spec, external_ports=tuple(sorted({*spec.external_ports, 443})))
             self.services[spec.key] = Service(
                 f"{name}-{spec.key}", spec=spec, settings=getattr(cfg.services, spec.key),
                 image=self.images.refs[spec.key], pull_policy=cfg.images.pull_policy, namespace=namespace,
                 instance=instance, version=cfg.images.tag, env=spec.env(wiring), secret_env=spec.secret_env(wiring),
-                spread=cfg.environment == "production", ports=ports, network=cfg.network,
-                controller_namespace=cfg.ingress.controller_namespace,
+                spread=cfg.environment == "production", traffic=traffic,
                 mounts=mounts, volumes=volumes, sidecars=sidecars,
                 pod_annotations={"archon.io/secrets-checksum": secrets_checksum, **config_checksum},
                 pull_secrets=pull_secrets, opts=child)

@@ -12,6 +12,7 @@ from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels
 from components.options import fixed_name
+from components.traffic import TrafficGraph
 from stackconfig.model import Backup, Resources
 
 CURL_IMAGE = "curlimages/curl:8.16.0"
@@ -28,7 +29,7 @@ class Backups(pulumi.ComponentResource):
     """The backup volume (or S3 credentials), the script, the backup CronJob and the restore Job template."""
 
     def __init__(self, name: str, *, backup: Backup, script: str, namespace: pulumi.Input[str], instance: str,
-                 postgres: Database | None, qdrant: Database | None, protect: bool,
+                 postgres: Database | None, qdrant: Database | None, protect: bool, traffic: TrafficGraph,
                  s3_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Backups", name, None, opts)
@@ -122,21 +123,8 @@ class Backups(pulumi.ComponentResource):
                                                             pg_env, pg_secret, **request))),
                 opts=child)
 
-        egress = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"app.kubernetes.io/name": target}))],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-            for target, port, present in (("archon-postgres", POSTGRES.port, postgres is not None),
-                                          ("archon-qdrant", 6333, qdrant is not None)) if present]
-        if backup.s3:
-            egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]))
         self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-egress", metadata=meta(NAME),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": NAME}),
-                policy_types=["Ingress", "Egress"], egress=egress),  # no ingress rule: none allowed
-            opts=child)
+            f"{name}-egress", metadata=meta(NAME), spec=traffic.policy(NAME), opts=child)
         self.register_outputs({"cronjob": self.cronjob.metadata.name})
 
 

@@ -23,6 +23,7 @@ from components.database_engines import POSTGRES
 from components.labels import recommended_labels, selector_labels
 from components.options import fixed_name
 from components.passwords import generated_password
+from components.traffic import TrafficGraph
 from stackconfig.model import DataApi as DataApiSettings
 from stackconfig.model import Resources
 
@@ -67,7 +68,7 @@ class DataApi(pulumi.ComponentResource):
     secret_name: pulumi.Output[str]
 
     def __init__(self, name: str, *, settings: DataApiSettings, postgres: Database, schema_image: pulumi.Input[str],
-                 clients: Sequence[str], namespace: pulumi.Input[str], instance: str, rotation: int, protect: bool,
+                 traffic: TrafficGraph, namespace: pulumi.Input[str], instance: str, rotation: int, protect: bool,
                  pull_secrets: Sequence[pulumi.Input[str]] = (), opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:DataApi", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -169,30 +170,12 @@ class DataApi(pulumi.ComponentResource):
                     max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
                 opts=child)
 
-        to_postgres = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[_peer(POSTGRES.name)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES.port,
-                                                                                     protocol="TCP")])
         self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-traffic", metadata=meta(NAME),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector), policy_types=["Ingress", "Egress"],
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[_peer(client) for client in clients],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=PORT, protocol="TCP")])],
-                egress=[to_postgres]),
-            opts=child)
+            f"{name}-traffic", metadata=meta(NAME), spec=traffic.policy(NAME, selector), opts=child)
         self.migration_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-migrate-traffic", metadata=meta(MIGRATE, job_labels),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": MIGRATE}),
-                policy_types=["Ingress", "Egress"], egress=[to_postgres]),  # no ingress rule: none allowed
-            opts=child)
+            spec=traffic.policy(MIGRATE), opts=child)
 
         # A preview of the Service's creation has no address yet (the provider returns none, not an unknown): the
         # URL is then unknown too, as the engine shows any value only the cluster assigns.
         self.register_outputs({"url": URL, "secretName": self.secret_name})
-
-
-def _peer(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-        match_labels={"app.kubernetes.io/name": name}))

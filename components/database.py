@@ -8,7 +8,6 @@ import pulumi_kubernetes as k8s
 from components import workload as w
 from components.database_engines import (
     CREDENTIALS_DIR,
-    METRICS_SCRAPER,
     POSTGRES_EXTENSIONS,
     REDIS_CONFIG_DIR,
     Engine,
@@ -17,6 +16,7 @@ from components.database_engines import (
 from components.labels import recommended_labels, selector_labels
 from components.options import fixed_name
 from components.passwords import generated_password
+from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from stackconfig.model import DatabaseSettings, Resources
 
@@ -32,7 +32,8 @@ class Database(pulumi.ComponentResource):
     dsn: pulumi.Output[str]
 
     def __init__(self, name: str, *, engine: Engine, settings: DatabaseSettings, namespace: pulumi.Input[str],
-                 instance: str, rotation: int, protect: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+                 instance: str, rotation: int, protect: bool, traffic: TrafficGraph,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Database", name, None, opts)
         self.engine = engine
         child = pulumi.ResourceOptions(parent=self)
@@ -141,23 +142,8 @@ class Database(pulumi.ComponentResource):
                                         delete_before_replace=True, custom_timeouts=w.rollout_timeouts(engine.probes)),
         )
 
-        peers = [k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"app.kubernetes.io/name": client})) for client in engine.clients]
-        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-            from_=peers, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
-                                for p in (engine.port, *engine.extra_ports.values())])]
-        if engine.exporter:
-            ingress.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(),
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=METRICS_SCRAPER))],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=engine.exporter.port, protocol="TCP")]))
         self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress", metadata=meta(engine.name),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                policy_types=["Ingress", "Egress"], ingress=ingress),  # no egress rule: none allowed
-            opts=child)
+            f"{name}-ingress", metadata=meta(engine.name), spec=traffic.policy(engine.name, selector), opts=child)
         if settings.replicas > 1:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb", metadata=meta(engine.name),

@@ -36,7 +36,7 @@ class Exporter:
 
 @dataclass(frozen=True)
 class Engine:
-    """How to run one data store hardened: image, ids, ports, paths, probes, credentials, clients."""
+    """How to run one data store hardened: image, ids, ports, paths, probes, credentials."""
 
     key: str  # the config key under `databases`
     name: str  # Service, StatefulSet and app.kubernetes.io/name
@@ -58,7 +58,6 @@ class Engine:
     writable_paths: Callable[[DatabaseSettings], list[WritablePath]] = lambda settings: [WritablePath("/tmp")]
     extra_ports: dict[str, int] = field(default_factory=dict)
     exporter: Exporter | None = None
-    clients: tuple[str, ...] = ()  # app.kubernetes.io/name of the workloads allowed to connect
     termination_grace_period_seconds: int = 60
 
 
@@ -85,8 +84,6 @@ POSTGRES = Engine(
         run_as=RunAs(65534, 65534), port=9187, reads_credential_files=True,
         env={"DATA_SOURCE_URI": "127.0.0.1:5432/archon?sslmode=disable", "DATA_SOURCE_USER": "archon",
              "DATA_SOURCE_PASS_FILE": f"{CREDENTIALS_DIR}/password"}),
-    # The app reaches it through the data API (PostgREST) and its migration Job (components/data_api.py).
-    clients=("archon-data-api", "archon-data-migrate", "archon-intelligence", "archon-db-backup"),
     termination_grace_period_seconds=120,
 )
 
@@ -105,7 +102,6 @@ REDIS = Engine(
     exporter=Exporter(
         name="redis-exporter", image="oliver006/redis_exporter:v1.89.0", run_as=RunAs(59000, 59000), port=9121,
         env={"REDIS_ADDR": "redis://127.0.0.1:6379"}, secret_env={"REDIS_PASSWORD": "password"}),
-    clients=("archon-intelligence",),
 )
 
 QDRANT = Engine(
@@ -123,7 +119,6 @@ QDRANT = Engine(
         liveness=Probe(http_path="/livez", port="http", initial_delay_seconds=10, period_seconds=10,
                        timeout_seconds=2, failure_threshold=6),
         startup=Probe(http_path="/readyz", port="http", period_seconds=5, timeout_seconds=2, failure_threshold=120)),
-    clients=("archon-intelligence", "archon-db-backup"),
 )
 
 MEMGRAPH = Engine(
@@ -140,10 +135,8 @@ MEMGRAPH = Engine(
                         period_seconds=10, timeout_seconds=10, failure_threshold=6),
         liveness=Probe(tcp=True, port="tcp-bolt", period_seconds=10, timeout_seconds=10, failure_threshold=20),
         startup=Probe(tcp=True, port="tcp-bolt", period_seconds=5, timeout_seconds=5, failure_threshold=720)),
-    clients=("archon-intelligence",),
     termination_grace_period_seconds=300,
 )
 
 ENGINES: dict[str, Engine] = {engine.key: engine for engine in (POSTGRES, REDIS, QDRANT, MEMGRAPH)}
 POSTGRES_EXTENSIONS = ("vector", "pgcrypto", "pg_trgm")
-METRICS_SCRAPER = {"app.kubernetes.io/name": "prometheus"}

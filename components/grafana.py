@@ -8,12 +8,13 @@ import yaml
 
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
-from components.monitoring_base import NamespacedComponent, from_namespace, from_pods, to_pods
+from components.monitoring_base import NamespacedComponent
 from components.options import fixed_name
 from components.passwords import generated_password
+from components.traffic import TrafficGraph
+from monitoring import ports
 from monitoring.configs import scrape_annotations
 from monitoring.grafana import DASHBOARDS_MOUNT, dashboard_provider, dashboards, datasources
-from monitoring.logs import LOKI_PORT
 from stackconfig.model import Grafana as GrafanaSettings
 
 GRAFANA_IMAGE, GRAFANA_VERSION = "grafana/grafana:13.2.0", "13.2.0"
@@ -25,9 +26,10 @@ class Grafana(NamespacedComponent):
     """One Grafana replica: its SQLite database is an emptyDir, because every dashboard and datasource is code."""
 
     def __init__(self, name: str, *, settings: GrafanaSettings, namespace: str, instance: str,
-                 prometheus_url: str, loki_url: str, scraper_namespace: str | None, ingress_namespace: str | None,
+                 prometheus_url: str, loki_url: str, traffic: TrafficGraph,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Grafana", name, namespace=namespace, instance=instance, opts=opts)
+        super().__init__("archon:components:Grafana", name, namespace=namespace, instance=instance, traffic=traffic,
+                         opts=opts)
         labels = recommended_labels("grafana", "monitoring", instance, GRAFANA_VERSION)
         # Rotate: `pulumi up --replace` this resource, then restart Grafana; its emptyDir database starts afresh.
         password = generated_password("grafana-admin-password", self.child)
@@ -43,7 +45,7 @@ class Grafana(NamespacedComponent):
                                        data=dashboards(), opts=self.child)
         secret = self.admin_secret.metadata.name
         container = w.Container(
-            name="grafana", image=GRAFANA_IMAGE, resources=settings.resources, ports={"http": 3000},
+            name="grafana", image=GRAFANA_IMAGE, resources=settings.resources, ports={"http": ports.GRAFANA},
             env={"GF_PATHS_DATA": "/var/lib/grafana", "GF_PATHS_PROVISIONING": PROVISIONING,
                  "GF_UNIFIED_STORAGE_INDEX_PATH": "/var/lib/grafana-search", "GF_LOG_MODE": "console",
                  "GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
@@ -68,15 +70,11 @@ class Grafana(NamespacedComponent):
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
                 type="RollingUpdate",
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
-            template=w.pod_template(labels=labels, annotations=scrape_annotations(3000), containers=[container],
+            template=w.pod_template(labels=labels, annotations=scrape_annotations(ports.GRAFANA),
+                                    containers=[container],
                                     run_as=GRAFANA_USER, volumes=volumes)),
             opts=self.child)
-        self._service("grafana-service", "archon-grafana", labels, 3000)
-        # scraper_namespace: where Prometheus runs (None: here); ingress_namespace: the controller, if exposed.
-        ingress = [from_pods("prometheus", 3000, scraper_namespace)]
-        if ingress_namespace:
-            ingress.append(from_namespace(ingress_namespace, 3000))
-        self._policy("grafana-traffic", "archon-grafana", labels, ingress=ingress,
-                     egress=[to_pods("prometheus", 9090, scraper_namespace), to_pods("loki", LOKI_PORT)])
-        self.url = f"http://archon-grafana.{namespace}.svc:3000"
+        self._service("grafana-service", "archon-grafana", labels, ports.GRAFANA)
+        self._policy("grafana-traffic", "archon-grafana", labels)
+        self.url = f"http://archon-grafana.{namespace}.svc:{ports.GRAFANA}"
         self.register_outputs({"url": self.url, "adminSecret": secret})

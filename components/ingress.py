@@ -6,17 +6,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import recommended_labels
+from components.service_catalog import BY_KEY
+from components.traffic import TrafficGraph
+from monitoring import ports
 from stackconfig.model import StackConfig
 
 TLS_SECRET = "archon-tls"
 SOLVER_LABEL = "acme.cert-manager.io/http01-solver"  # on the pods cert-manager starts for HTTP-01 challenges
 SOLVER_PORT = 8089
+SOLVER = "acme-http01-solver"  # the solver pods, as a peer of the traffic graph
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "font-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
        "form-action 'self'")
-# path -> (service, port): the deployment guide's routes; `ingress.routes` adds to them.
-ROUTES = {"/": ("archon-frontend", 3737), "/api": ("archon-server", 8181), "/health": ("archon-server", 8181),
-          "/mcp": ("archon-mcp", 8051)}
+# path -> service key: the deployment guide's routes; `ingress.routes` adds to them.
+ROUTES = {"/": "frontend", "/api": "server", "/health": "server", "/mcp": "mcp"}
 
 
 def middlewares(cfg: StackConfig) -> dict[str, dict]:
@@ -45,7 +48,8 @@ class Ingress(pulumi.ComponentResource):
     urls: dict[str, str]
 
     def __init__(self, name: str, *, cfg: StackConfig, namespace: pulumi.Input[str], instance: str,
-                 issuer: str, after: list[pulumi.Resource], opts: pulumi.ResourceOptions | None = None) -> None:
+                 issuer: str, traffic: TrafficGraph, after: list[pulumi.Resource],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Ingress", name, None, opts)
         # Children wait for `after` themselves (the CRDs' releases, the services): a component's own
         # depends_on does not reach its children.
@@ -75,15 +79,16 @@ class Ingress(pulumi.ComponentResource):
             spec={"secretName": TLS_SECRET, "dnsNames": hosts, "issuerRef": {"kind": "ClusterIssuer", "name": issuer}},
             opts=child)
         if ingress.tls_issuer.startswith("letsencrypt"):
-            self._solver_policy(f"{name}-acme-solver", namespace, labels, ingress.controller_namespace)
+            self._solver_policy(f"{name}-acme-solver", namespace, labels, traffic)
 
         chain = ["security-headers", "rate-limit", "compress", "body-limit"]
-        routes = dict(ROUTES) | {route.path: (route.service, route.port) for route in ingress.routes}
+        routes = {path: (BY_KEY[key].name, BY_KEY[key].service_port) for path, key in ROUTES.items()}
+        routes |= {route.path: (route.service, route.port) for route in ingress.routes}
         self.ingress = self._ingress(f"{name}-app", "archon", cfg, namespace, labels, cfg.domain, routes, chain,
                                      traefik)
         if ingress.grafana:
             self.grafana = self._ingress(f"{name}-grafana", "archon-grafana", cfg, namespace, labels,
-                                         ingress.grafana.host, {"/": ("archon-grafana", 3000)},
+                                         ingress.grafana.host, {"/": ("archon-grafana", ports.GRAFANA)},
                                          ["grafana-allow-list", *chain], traefik)
         self.urls = {"app": f"https://{cfg.domain}/", "api": f"https://{cfg.domain}/api",
                      "health": f"https://{cfg.domain}/health", "mcp": f"https://{cfg.domain}/mcp"}
@@ -95,20 +100,13 @@ class Ingress(pulumi.ComponentResource):
         self.register_outputs({"urls": self.urls, "address": self.address})
 
     def _solver_policy(self, resource: str, namespace: pulumi.Input[str], labels: dict,
-                       controller_namespace: str) -> None:
+                       traffic: TrafficGraph) -> None:
         """cert-manager runs the HTTP-01 solver pod in this namespace, where default-deny would keep the
         controller (and so Let's Encrypt) from reaching it."""
         k8s.networking.v1.NetworkPolicy(
             resource, metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-acme-http01-solver", namespace=namespace,
                                                           labels=labels),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SOLVER_LABEL: "true"}),
-                policy_types=["Ingress"],
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": controller_namespace}))],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=SOLVER_PORT)])]),
+            spec=traffic.policy(SOLVER, types=("Ingress",)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._after))
 
     def _ingress(self, resource: str, object_name: str, cfg: StackConfig, namespace: pulumi.Input[str],

@@ -8,9 +8,12 @@ import yaml
 
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
-from components.monitoring_base import API_PORTS, NamespacedComponent, from_pods, to_cidrs, to_pods, token_exemption
+from components.monitoring_base import NamespacedComponent, token_exemption
+from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
-from monitoring.logs import ALLOY_PORT, ALLOY_STORAGE, LOKI_DATA, LOKI_PORT, alloy_config, loki_config
+from monitoring.logs import ALLOY_STORAGE, LOKI_DATA, alloy_config, loki_config
+from monitoring.ports import ALLOY as ALLOY_PORT
+from monitoring.ports import LOKI as LOKI_PORT
 from stackconfig.model import Monitoring as MonitoringSettings
 
 LOKI_IMAGE, LOKI_VERSION = "grafana/loki:3.7.6", "3.7.6"
@@ -23,12 +26,10 @@ class LogPipeline(NamespacedComponent):
     """Loki (StatefulSet, retention by the compactor) and one Alloy replica tailing pod logs; no node access."""
 
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
-                 scraper_namespace: str | None, api_server_cidrs: list[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:LogPipeline", name, namespace=namespace, instance=instance, opts=opts)
+                 traffic: TrafficGraph, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:LogPipeline", name, namespace=namespace, instance=instance,
+                         traffic=traffic, opts=opts)
         self.loki_url = f"http://archon-loki.{namespace}.svc:{LOKI_PORT}"
-        self.scraper_namespace = scraper_namespace  # where Prometheus runs; None: here
-        self.api_server_cidrs = api_server_cidrs
         self._loki(settings, protect)
         self._alloy(settings)
         self.register_outputs({"loki": self.loki_url})
@@ -51,9 +52,7 @@ class LogPipeline(NamespacedComponent):
         self._statefulset("loki", "archon-loki", labels, container, volumes, storage, protect, run_as=LOKI_USER,
                           pod_annotations=scrape_annotations(LOKI_PORT))
         self._service("loki-service", "archon-loki", labels, LOKI_PORT)
-        self._policy("loki-traffic", "archon-loki", labels,
-                     ingress=[from_pods("alloy", LOKI_PORT), from_pods("grafana", LOKI_PORT),
-                              from_pods("prometheus", LOKI_PORT, self.scraper_namespace)], egress=[])
+        self._policy("loki-traffic", "archon-loki", labels)
 
     def _alloy(self, settings: MonitoringSettings) -> None:
         labels = recommended_labels("alloy", "logging", self.instance, ALLOY_VERSION)
@@ -89,6 +88,4 @@ class LogPipeline(NamespacedComponent):
                                     service_account_name=account.metadata.name,
                                     automount_service_account_token=True)),
             opts=self.child)
-        self._policy("alloy-traffic", "archon-alloy", labels,
-                     ingress=[from_pods("prometheus", ALLOY_PORT, self.scraper_namespace)],
-                     egress=[to_pods("loki", LOKI_PORT), to_cidrs(self.api_server_cidrs, API_PORTS)])
+        self._policy("alloy-traffic", "archon-alloy", labels)

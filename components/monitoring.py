@@ -12,15 +12,9 @@ from components import workload as w
 from components.grafana import Grafana
 from components.labels import recommended_labels, selector_labels
 from components.log_pipeline import LogPipeline
-from components.monitoring_base import (
-    API_PORTS,
-    NOBODY,
-    NamespacedComponent,
-    from_pods,
-    to_cidrs,
-    to_namespace_pods,
-    token_exemption,
-)
+from components.monitoring_base import NOBODY, NamespacedComponent, token_exemption
+from components.traffic import TrafficGraph
+from monitoring import ports
 from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
 from monitoring.targets import ScrapeTarget, monitor_spec, operator_targets
 from stackconfig.model import ALERTMANAGER_STORAGE
@@ -40,31 +34,26 @@ class Monitoring(NamespacedComponent):
 
     def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
                  traefik_namespace: str | None, cert_manager_namespace: str | None, database_apps: list[str],
-                 grafana_ingress_namespace: str | None, secrets: Mapping[str, pulumi.Input[str] | None],
-                 network_external: list[str], api_server_cidrs: list[str],
+                 secrets: Mapping[str, pulumi.Input[str] | None], traffic: TrafficGraph,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Monitoring", name, namespace=namespace, instance=instance, opts=opts)
-        self.network_external = network_external
-        self.api_server_cidrs = api_server_cidrs
+        super().__init__("archon:components:Monitoring", name, namespace=namespace, instance=instance,
+                         traffic=traffic, opts=opts)
         outputs = {}
         if settings.mode == "bundled":
-            alertmanager_host = f"archon-alertmanager.{namespace}.svc:9093"
+            alertmanager_host = f"archon-alertmanager.{namespace}.svc:{ports.ALERTMANAGER}"
             self._kube_state_metrics(settings)
             self._prometheus(settings, protect, prometheus_config(namespace, alertmanager_host, traefik_namespace,
                                                                   cert_manager_namespace))
             self._alertmanager(settings, protect, secrets)
             outputs["alertmanager"] = f"http://{alertmanager_host}"
-            scraper_namespace = None
         else:
             self._operator_objects(settings.operator, operator_targets(database_apps, traefik_namespace,
                                                                        cert_manager_namespace))
-            scraper_namespace = settings.operator.namespace
         prometheus_url = settings.prometheus_url(namespace)
         logs = LogPipeline("logs", settings=settings, namespace=namespace, instance=instance, protect=protect,
-                           scraper_namespace=scraper_namespace, api_server_cidrs=api_server_cidrs, opts=self.child)
+                           traffic=traffic, opts=self.child)
         self.grafana = Grafana("grafana", settings=settings.grafana, namespace=namespace, instance=instance,
-                               prometheus_url=prometheus_url, loki_url=logs.loki_url,
-                               scraper_namespace=scraper_namespace, ingress_namespace=grafana_ingress_namespace,
+                               prometheus_url=prometheus_url, loki_url=logs.loki_url, traffic=traffic,
                                opts=self.child)
         self.register_outputs({"prometheus": prometheus_url, "loki": logs.loki_url, "grafana": self.grafana.url,
                                **outputs})
@@ -99,7 +88,7 @@ class Monitoring(NamespacedComponent):
                                                                   namespace=self.namespace)], opts=self.child)
         container = w.Container(
             name="kube-state-metrics", image=KSM_IMAGE, resources=settings.kube_state_metrics_resources,
-            ports={"http": 8080, "telemetry": 8081},
+            ports={"http": ports.KUBE_STATE_METRICS, "telemetry": ports.KUBE_STATE_METRICS_TELEMETRY},
             args=[f"--namespaces={self.namespace}", f"--resources={','.join(KSM_KINDS)}"],
             probes=w.Probes(readiness=w.Probe(http_path="/readyz", port="telemetry"),
                             liveness=w.Probe(http_path="/livez", port="http")))
@@ -114,9 +103,8 @@ class Monitoring(NamespacedComponent):
                                         service_account_name=account.metadata.name,
                                         automount_service_account_token=True)),
             opts=self.child)
-        self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, 8080)
-        self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels,
-                     ingress=[from_pods("prometheus", 8080)], egress=[to_cidrs(self.api_server_cidrs, API_PORTS)])
+        self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, ports.KUBE_STATE_METRICS)
+        self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels)
 
     def _prometheus(self, settings: MonitoringSettings, protect: bool, config: dict) -> None:
         labels = recommended_labels("prometheus", "monitoring", self.instance, PROMETHEUS_VERSION)
@@ -150,7 +138,8 @@ class Monitoring(NamespacedComponent):
         if settings.retention_size:
             args.append(f"--storage.tsdb.retention.size={settings.retention_size}")
         container = w.Container(
-            name="prometheus", image=PROMETHEUS_IMAGE, resources=settings.resources, ports={"http": 9090}, args=args,
+            name="prometheus", image=PROMETHEUS_IMAGE, resources=settings.resources, ports={"http": ports.PROMETHEUS},
+            args=args,
             probes=w.Probes(readiness=w.Probe(http_path="/-/ready", initial_delay_seconds=10, period_seconds=5),
                             liveness=w.Probe(http_path="/-/healthy", period_seconds=15, timeout_seconds=10),
                             startup=w.Probe(http_path="/-/ready", period_seconds=5, failure_threshold=120)),
@@ -163,13 +152,8 @@ class Monitoring(NamespacedComponent):
                        name=rules.metadata.name))]
         self._statefulset("prometheus", "archon-prometheus", labels, container, volumes, settings.storage, protect,
                           account=account, annotations=token_exemption("Prometheus service discovery"))
-        self._service("prometheus-service", "archon-prometheus", labels, 9090)
-        self._policy("prometheus-traffic", "archon-prometheus", labels,
-                     ingress=[from_pods("grafana", 9090)],
-                     egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[
-                         k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())]),
-                         to_namespace_pods("traefik", 9100), to_namespace_pods("cert-manager", 9402),
-                         to_cidrs(self.api_server_cidrs, API_PORTS)])
+        self._service("prometheus-service", "archon-prometheus", labels, ports.PROMETHEUS)
+        self._policy("prometheus-traffic", "archon-prometheus", labels)
 
     def _alertmanager(self, settings: MonitoringSettings, protect: bool,
                       secrets: Mapping[str, pulumi.Input[str] | None]) -> None:
@@ -194,7 +178,7 @@ class Monitoring(NamespacedComponent):
                                     type="Opaque", string_data={"alertmanager.yml": rendered}, opts=self.child)
         container = w.Container(
             name="alertmanager", image=ALERTMANAGER_IMAGE, resources=settings.alertmanager_resources,
-            ports={"http": 9093},
+            ports={"http": ports.ALERTMANAGER},
             args=["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                   "--cluster.listen-address="],
             probes=w.Probes(readiness=w.Probe(http_path="/-/ready", period_seconds=10),
@@ -205,8 +189,5 @@ class Monitoring(NamespacedComponent):
             secret_name=config.metadata.name, default_mode=0o440))]
         storage = settings.storage.model_copy(update={"size": ALERTMANAGER_STORAGE})
         self._statefulset("alertmanager", "archon-alertmanager", labels, container, volumes, storage, protect)
-        self._service("alertmanager-service", "archon-alertmanager", labels, 9093)
-        external = [587, 465, 25, 443]
-        self._policy("alertmanager-traffic", "archon-alertmanager", labels,
-                     ingress=[from_pods("prometheus", 9093)],
-                     egress=[to_cidrs(self.network_external, external)])
+        self._service("alertmanager-service", "archon-alertmanager", labels, ports.ALERTMANAGER)
+        self._policy("alertmanager-traffic", "archon-alertmanager", labels)

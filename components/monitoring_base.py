@@ -7,9 +7,9 @@ import pulumi_kubernetes as k8s
 
 from components import workload as w
 from components.labels import selector_labels
+from components.traffic import APP, TrafficGraph
 
 NOBODY = w.RunAs(65534, 65534)
-API_PORTS = (443, 6443)  # the Kubernetes API, for service discovery, the kubelet proxy and log reads
 
 
 def token_exemption(what: str) -> dict[str, str]:
@@ -23,7 +23,7 @@ def token_exemption(what: str) -> dict[str, str]:
 class NamespacedComponent(pulumi.ComponentResource):
     """A ComponentResource whose children live in one namespace and share its helpers."""
 
-    def __init__(self, type_: str, name: str, *, namespace: str, instance: str,
+    def __init__(self, type_: str, name: str, *, namespace: str, instance: str, traffic: TrafficGraph,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_, name, None, opts)
         # The namespace comes as a plain name (the config builders format it into strings), so what the
@@ -31,7 +31,7 @@ class NamespacedComponent(pulumi.ComponentResource):
         # own depends_on does not reach them, and without it they would race the Namespace on up and destroy.
         after = opts.depends_on if opts else None
         self.child = pulumi.ResourceOptions(parent=self, depends_on=after)
-        self.namespace, self.instance = namespace, instance
+        self.namespace, self.instance, self.traffic = namespace, instance, traffic
 
     def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels,
@@ -48,13 +48,10 @@ class NamespacedComponent(pulumi.ComponentResource):
                 name="http", port=port, target_port="http", protocol="TCP")]),
             opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(delete_before_replace=True)))
 
-    def _policy(self, resource: str, object_name: str, labels: dict, ingress: list, egress: list | None) -> None:
+    def _policy(self, resource: str, object_name: str, labels: dict) -> None:
+        """The NetworkPolicy of the app these labels name, from the traffic graph."""
         k8s.networking.v1.NetworkPolicy(resource, metadata=self._meta(object_name, labels),
-                                        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                                match_labels=selector_labels(labels)),
-                                            policy_types=["Ingress", "Egress"], ingress=ingress or None,
-                                            egress=egress or None),
+                                        spec=self.traffic.policy(labels[APP], selector_labels(labels)),
                                         opts=self.child)
 
     def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, volumes: list,
@@ -80,44 +77,3 @@ class NamespacedComponent(pulumi.ComponentResource):
                         resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage.size})))]),
             opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(
                 protect=protect, retain_on_delete=protect, delete_before_replace=True)))
-
-
-def _app_peer(name: str | None, namespace: str | None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    """Pods of one app (any pods when name is None), in the policy's own namespace or in the one named."""
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": name} if name else None),
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
-        if namespace else None)
-
-
-def from_pods(name: str, port: int, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
-    """Ingress from the pods of one app (by app.kubernetes.io/name), here or in another namespace."""
-    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-        from_=[_app_peer(name, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-
-
-def from_namespace(namespace: str, port: int) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
-    """Ingress from every pod of another namespace on one port."""
-    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-        from_=[_app_peer(None, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-
-
-def to_pods(name: str, port: int, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    """Egress to the pods of one app (by app.kubernetes.io/name), here or in another namespace."""
-    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[_app_peer(name, namespace)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-
-
-def to_namespace_pods(namespace: str, port: int) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    """Egress to every pod of another namespace on one port."""
-    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": namespace}))],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")])
-
-
-def to_cidrs(cidrs: list[str], ports) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    """Egress to address ranges on the given ports."""
-    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports])

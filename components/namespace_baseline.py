@@ -8,13 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import MANAGED_BY, PART_OF
-from stackconfig.model import Dns, LimitRange, Quota
+from components.traffic import EVERY_POD, TrafficGraph
+from stackconfig.model import LimitRange, Quota
 
 # Pod Security Admission profile and the version it is pinned to: the oldest Kubernetes the stack
 # is validated against, so a cluster upgrade never tightens or loosens enforcement by surprise.
 PSA_LEVEL = "restricted"
 PSA_VERSION = "v1.30"
-# Where cluster DNS runs on conformant clusters (CoreDNS keeps the kube-dns label for compatibility).
 
 
 def pod_security_labels(level: str = PSA_LEVEL, version: str = PSA_VERSION) -> dict[str, str]:
@@ -32,10 +32,9 @@ class NamespaceBaseline(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
 
     def __init__(self, name: str, *, namespace: str, environment: str, quota: Quota, limit_range: LimitRange,
-                 protect: bool, dns: Dns | None = None, after: Sequence[pulumi.Resource] = (),
+                 protect: bool, traffic: TrafficGraph, after: Sequence[pulumi.Resource] = (),
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:NamespaceBaseline", name, None, opts)
-        dns = dns or Dns()
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY,
                   "archon.io/environment": environment}
@@ -88,19 +87,7 @@ class NamespaceBaseline(pulumi.ComponentResource):
         self.allow_dns = k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-dns",
             metadata=meta("allow-dns-egress"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-                policy_types=["Egress"],
-                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": dns.namespace}),
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(dns.pod_labels)),
-                    )] + [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-                          for cidr in dns.cidrs],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
-                )],
-            ),
+            spec=traffic.policy(EVERY_POD, types=("Egress",)),
             opts=child,
         )
         self.namespace_name = ns

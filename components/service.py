@@ -10,7 +10,8 @@ import pulumi_kubernetes as k8s
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
 from components.service_catalog import AppService
-from stackconfig.model import Network, ServiceSettings
+from components.traffic import TrafficGraph
+from stackconfig.model import ServiceSettings
 
 REVISION_HISTORY = 5
 
@@ -21,7 +22,7 @@ class Service(pulumi.ComponentResource):
     def __init__(self, name: str, *, spec: AppService, settings: ServiceSettings, image: pulumi.Input[str],
                  pull_policy: str, namespace: pulumi.Input[str], instance: str, version: str,
                  env: Mapping[str, pulumi.Input[str]], secret_env: Mapping[str, w.SecretRef], spread: bool,
-                 ports: Mapping[str, int], network: Network, controller_namespace: str,
+                 traffic: TrafficGraph,
                  mounts: Sequence[w.Mount] = (), volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
                  pod_annotations: Mapping[str, pulumi.Input[str]] | None = None,
                  pull_secrets: Sequence[pulumi.Input[str]] = (), sidecars: Sequence[w.Container] = (),
@@ -99,50 +100,10 @@ class Service(pulumi.ComponentResource):
                 opts=child)
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-traffic", metadata=meta(spec.name),
-            spec=_traffic(spec, selector, ports, network, controller_namespace), opts=child)
+            spec=traffic.policy(spec.name, selector), opts=child)
         self.register_outputs({"service": self.service.metadata.name})
 
 
 def _utilization(resource: str, percent: int) -> k8s.autoscaling.v2.MetricSpecArgs:
     return k8s.autoscaling.v2.MetricSpecArgs(type="Resource", resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
         name=resource, target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=percent)))
-
-
-def _peer(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-        match_labels={"app.kubernetes.io/name": name}))
-
-
-def _traffic(spec: AppService, selector: dict, ports: Mapping[str, int], network: Network,
-             controller_namespace: str) -> k8s.networking.v1.NetworkPolicySpecArgs:
-    """Ingress from the ingress controller (public services) and named peers; egress to named targets and out."""
-    sources = [_peer(peer) for peer in spec.peers]
-    if spec.public:
-        sources.append(k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": controller_namespace})))
-    ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-        from_=sources, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=spec.container_port, protocol="TCP")])
-    ] if sources else []
-    egress = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[_peer(target)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=ports[target], protocol="TCP")])
-        for target in spec.talks_to if target in ports]
-    if spec.external_ports:
-        egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(
-                cidr=cidr, except_=[c for c in network.excluded_cidrs if _inside(c, cidr)] or None))
-                for cidr in network.external_cidrs],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in spec.external_ports]))
-    return k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector), policy_types=["Ingress", "Egress"],
-        ingress=ingress or None, egress=egress or None)
-
-
-def _inside(inner: str, outer: str) -> bool:
-    import ipaddress
-
-    a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
-    if isinstance(a, ipaddress.IPv4Network) and isinstance(b, ipaddress.IPv4Network):
-        return a.subnet_of(b) and a != b
-    if isinstance(a, ipaddress.IPv6Network) and isinstance(b, ipaddress.IPv6Network):
-        return a.subnet_of(b) and a != b
-    return False

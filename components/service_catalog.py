@@ -1,4 +1,5 @@
-"""The Archon services as data (ports, health, identity, paths, peers, wiring); adding a service is an entry.
+"""The Archon services as data (ports, health, identity, paths, wiring); adding a service is an entry (and its
+connections a row of components/connections.py).
 
 Facts from ../shared/notes/archon.md: service names are hard-coded in the app (archon-server, archon-mcp, ...),
 discovery needs DOCKER_CONTAINER=true and explicit port variables, and archon-server and archon-mcp keep state
@@ -45,11 +46,7 @@ class AppService:
     startup_seconds: int = 300
     writable: tuple[WritablePath, ...] = (WritablePath("/tmp", "256Mi"),)
     in_memory_state: bool = False
-    public: bool = False  # reached through the ingress controller
-    peers: tuple[str, ...] = ()  # services allowed to connect
-    talks_to: tuple[str, ...] = ()  # services and data stores it connects to
     reads_data_api: bool = False  # reaches the database through the Supabase API (SUPABASE_URL, the service key)
-    external_ports: tuple[int, ...] = ()  # ports it may reach outside the cluster
     build_args: dict[str, str] = field(default_factory=dict)
     env: Callable[[Wiring], dict] = lambda wiring: {}
     secret_env: Callable[[Wiring], dict] = lambda wiring: {}
@@ -109,38 +106,31 @@ SERVICES: tuple[AppService, ...] = (
         key="frontend", name="archon-frontend", container_port=8080, service_port=3737,
         dockerfile="frontend.Dockerfile", context="archon-ui-main", run_as=RunAs(101, 101),
         ready_path="/healthz", live_path=None, startup_seconds=60,
-        writable=(WritablePath("/tmp", "64Mi"), WritablePath("/var/cache/nginx", "64Mi")), public=True,
-        talks_to=("archon-server",)),
+        writable=(WritablePath("/tmp", "64Mi"), WritablePath("/var/cache/nginx", "64Mi"))),
     AppService(
         key="server", name="archon-server", container_port=8181, service_port=8181,
         dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group server --group server-reranking", "APP_MODULE": "src.server.main:app",
                     "APP_PORT": "8181", "WITH_PLAYWRIGHT": "true"},
-        writable=(WritablePath("/tmp", "2Gi"), WritablePath("/cache", "2Gi")), in_memory_state=True, public=True,
-        peers=("archon-frontend", "archon-mcp", "archon-agents", "archon-intelligence"),
-        talks_to=("archon-mcp",), external_ports=(80, 443), reads_data_api=True,
+        writable=(WritablePath("/tmp", "2Gi"), WritablePath("/cache", "2Gi")), in_memory_state=True,
+        reads_data_api=True,
         env=_server_env, secret_env=lambda w: {**_openai(w), **_supabase(w)[1]}),
     AppService(
         key="mcp", name="archon-mcp", container_port=8051, service_port=8051,
         dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group mcp", "APP_MODULE": "", "APP_PORT": "8051"},
-        in_memory_state=True, public=True, peers=("archon-server", "archon-agents"),
-        talks_to=("archon-server",), reads_data_api=True,
+        in_memory_state=True, reads_data_api=True,
         env=lambda w: {**PYTHON_ENV, **_supabase(w)[0]}, secret_env=lambda w: _supabase(w)[1]),
     AppService(
         key="intelligence", name="archon-intelligence", container_port=8053, service_port=8053,
         # Not part of Archon: OmniArchon's service, archived in OmniNode-ai/omniintelligence (docker/sources.json).
         dockerfile="intelligence.Dockerfile", context="services/intelligence", source="omniarchon",
-        startup_seconds=600, feature="intelligence",
-        peers=("archon-server",),
-        talks_to=("archon-server", "archon-postgres", "archon-redis", "archon-qdrant", "archon-memgraph"),
-        external_ports=(443,), env=_intelligence_env, secret_env=_intelligence_secrets),
+        startup_seconds=600, feature="intelligence", env=_intelligence_env, secret_env=_intelligence_secrets),
     AppService(
         key="agents", name="archon-agents", container_port=8052, service_port=8052,
         dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group agents", "APP_MODULE": "src.agents.server:app", "APP_PORT": "8052"},
-        startup_seconds=600, peers=("archon-server", "archon-mcp"), talks_to=("archon-server", "archon-mcp"),
-        external_ports=(443,), env=lambda w: {**PYTHON_ENV, "MCP_SERVICE_URL": "http://archon-mcp:8051"},
+        startup_seconds=600, env=lambda w: {**PYTHON_ENV, "MCP_SERVICE_URL": "http://archon-mcp:8051"},
         secret_env=_openai, feature="agents"),
 )
 BY_KEY = {service.key: service for service in SERVICES}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitoring import ports
+
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 RULES_MOUNT = "/etc/prometheus/rules"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -26,7 +28,7 @@ def prometheus_config(namespace: str, alertmanager: str, traefik_namespace: str 
     cert-manager; series outside the stack's namespace are dropped where the source is cluster-wide."""
     keep_namespace = [{"source_labels": ["namespace"], "regex": namespace, "action": "keep"}]
     jobs = [
-        {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
+        {"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{ports.PROMETHEUS}"]}]},
         {"job_name": "kubernetes-pods", "kubernetes_sd_configs": [_pods_in([namespace])],
          "relabel_configs": [
              {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], "regex": "true",
@@ -59,10 +61,10 @@ def prometheus_config(namespace: str, alertmanager: str, traefik_namespace: str 
               "regex": "container_(cpu_usage_seconds_total|memory_working_set_bytes)", "action": "keep"},
              *keep_namespace]},
         {"job_name": "kube-state-metrics",
-         "static_configs": [{"targets": [f"archon-kube-state-metrics.{namespace}.svc:8080"]}]},
+         "static_configs": [{"targets": [f"archon-kube-state-metrics.{namespace}.svc:{ports.KUBE_STATE_METRICS}"]}]},
     ]
-    for job, ns, app, port in (("traefik", traefik_namespace, "traefik", "9100"),
-                               ("cert-manager", cert_manager_namespace, "cert-manager", "9402")):
+    for job, ns, app, port in (("traefik", traefik_namespace, "traefik", ports.TRAEFIK_METRICS),
+                               ("cert-manager", cert_manager_namespace, "cert-manager", ports.CERT_MANAGER_METRICS)):
         if ns:
             jobs.append({"job_name": job, "kubernetes_sd_configs": [_pods_in([ns])], "relabel_configs": [
                 {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], "regex": app,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from monitoring.ports import LOKI as LOKI_PORT
+
 LOKI_DATA = "/var/loki"
-LOKI_PORT = 3100
-ALLOY_PORT = 12345
 ALLOY_STORAGE = "/tmp/alloy"  # WAL and tail positions; an emptyDir, so a restart re-reads at most the recent tail
 
 

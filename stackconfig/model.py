@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from monitoring import ports
 from stackconfig.types import Cpu, DnsLabel, DnsSubdomain, Duration, Email, ImageTag, Memory
 
 
@@ -201,8 +202,8 @@ class Monitoring(_Section):
     def prometheus_url(self, namespace: str) -> str:
         """Where Grafana queries Prometheus: ours, or the operator's `prometheus-operated` Service."""
         if self.mode == "bundled":
-            return f"http://archon-prometheus.{namespace}.svc:9090"
-        return self.operator.prometheus_url or f"http://prometheus-operated.{self.operator.namespace}.svc:9090"
+            return f"http://archon-prometheus.{namespace}.svc:{ports.PROMETHEUS}"
+        return self.operator.prometheus_url or f"http://prometheus-operated.{self.operator.namespace}.svc:{ports.PROMETHEUS}"
 
 
 class Dns(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import yaml
 from offline.__main__ import run_plan
 from offline.project import read_stack
 from offline.variant import copy_project, edit_stack
+from tests import reachability
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("staging", "production")
@@ -47,6 +49,11 @@ class Plan:
 
     def objects(self, kind: str) -> list[dict]:
         return [m for m in self.manifests if m["kind"] == kind]
+
+    @functools.cached_property
+    def connections(self) -> set[tuple[str, str, int, str]]:
+        """What the plan's NetworkPolicies allow (tests/reachability.py)."""
+        return reachability.connections(self.manifests)
 
 
 def plan(stack: str, out: Path, project_dir: Path = ROOT, fmt: str = "text") -> Plan:

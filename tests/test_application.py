@@ -16,6 +16,7 @@ from offline.fakes import computed_outputs
 from stackconfig import load_stack_config
 from tests.conftest import ROOT, STACKS, plan_with, raw_config
 from tests.helpers import nginx_main_config, require_tool, use_supabase
+from tests.reachability import PUBLIC, clients, reaches
 
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
 
@@ -89,22 +90,28 @@ def test_server_and_mcp_keep_state_in_memory_and_never_autoscale():
     assert {s.key for s in SERVICES if s.in_memory_state} == {"server", "mcp"}
 
 
+# Who may connect to each service (on its container port), and where each may connect, with agents on (staging).
+SERVICE_CLIENTS = {"frontend": {"traefik/traefik"},
+                   "server": {"archon-frontend", "archon-mcp", "archon-agents", "traefik/traefik"},
+                   "mcp": {"archon-server", "archon-agents", "traefik/traefik"},
+                   "agents": {"archon-server", "archon-mcp"}}
+SERVICE_REACHES = {
+    "frontend": {("archon-server", 8181)},
+    "server": {("archon-mcp", 8051), ("archon-agents", 8052), ("archon-data-api", 3000), (PUBLIC, 80), (PUBLIC, 443)},
+    "mcp": {("archon-server", 8181), ("archon-agents", 8052), ("archon-data-api", 3000)},
+    "agents": {("archon-server", 8181), ("archon-mcp", 8051), (PUBLIC, 443)},
+}
+
+
 @pytest.mark.parametrize("stack, key", CASES)
-def test_network_policy_admits_the_controller_and_named_peers_only(plans, stack, key):
-    spec = BY_KEY[key]
-    policy = obj(plans[stack], "NetworkPolicy", spec.name)["spec"]
-    sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
-    named = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in sources if "podSelector" in p]
-    assert named == list(spec.peers)
-    controller = [p for p in sources if "namespaceSelector" in p]
-    assert bool(controller) == spec.public
-    egress = [(rule["to"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"),
-               [p["port"] for p in rule["ports"]]) for rule in policy["egress"]]
-    targets = [name for name, _ in egress if name]
-    # Readers of the database also reach the bundled data API (the staging and production stacks bundle it).
-    assert set(targets) <= {*spec.talks_to, *(("archon-data-api",) if spec.reads_data_api else ())}
-    external = [ports for name, ports in egress if name is None]
-    assert external == ([list(spec.external_ports)] if spec.external_ports else [])
+def test_each_service_is_reached_by_and_reaches_only_its_connections(plans, stack, key):
+    spec, found = BY_KEY[key], plans[stack].connections
+    agents_on = "agents" in enabled(stack)
+    expected = {c for c in SERVICE_CLIENTS[key] if agents_on or c != "archon-agents"}
+    assert clients(found, spec.name, spec.container_port) == expected
+    assert {(c, p) for c, s, p, _ in found if s == spec.name} == {(c, spec.container_port) for c in expected}
+    assert {(s, p) for s, p in reaches(found, spec.name) if "address " not in s} == {
+        (s, p) for s, p in SERVICE_REACHES[key] if agents_on or s != "archon-agents"}
 
 
 def test_external_egress_excludes_private_ranges(plans):

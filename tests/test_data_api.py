@@ -19,6 +19,7 @@ from components.data_api import FILES, PORT, PROXY_PORT, URL, service_role_key
 from stackconfig.rules import supabase_url_ok
 from tests.conftest import ROOT, plan_with
 from tests.helpers import find, nginx_main_config, require_tool, secret_strings, unavailable, use_supabase
+from tests.reachability import reaches
 
 
 def container_env(pod: dict, name: str) -> dict:
@@ -98,28 +99,15 @@ def test_the_migration_job_takes_the_schema_from_the_server_image(plans):
 
 
 def test_only_the_data_api_and_its_job_reach_postgres(plans):
-    staging = plans["staging"]
-
-    def names(rule: dict, side: str) -> set[str]:
-        return {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule[side]
-                if "podSelector" in p and "namespaceSelector" not in p}
-
-    postgres = find(staging, "NetworkPolicy", "archon-postgres")["spec"]["ingress"][0]
-    assert names(postgres, "from") == {"archon-data-api", "archon-data-migrate", "archon-intelligence",
-                                       "archon-db-backup"}
-    api = find(staging, "NetworkPolicy", "archon-data-api")["spec"]
-    assert names(api["ingress"][0], "from") == {"archon-server", "archon-mcp"}
-    assert [p["port"] for p in api["ingress"][0]["ports"]] == [PORT]
-    for name in ("archon-server", "archon-mcp"):  # the sidecar reaches PostgREST on the readers' behalf
-        egress = find(staging, "NetworkPolicy", name)["spec"]["egress"]
-        assert any(names(rule, "to") == {"archon-data-api"} and [p["port"] for p in rule["ports"]] == [PORT]
-                   for rule in egress if rule.get("to"))
-    assert names(api["egress"][0], "to") == {"archon-postgres"}
-    for name in ("archon-server", "archon-mcp"):
-        egress = find(staging, "NetworkPolicy", name)["spec"]["egress"]
-        assert {"archon-data-api"} <= set().union(*(names(rule, "to") for rule in egress if rule.get("to")))
-    job = find(staging, "NetworkPolicy", "archon-data-migrate")["spec"]
-    assert job["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in job
+    found = plans["staging"].connections
+    # The readers' sidecars reach PostgREST; PostgREST, its migration Job and the backups reach PostgreSQL.
+    assert {c for c, s, p, _ in found if s == "archon-data-api"} == {"archon-server", "archon-mcp"}
+    assert {p for c, s, p, _ in found if s == "archon-data-api"} == {PORT}
+    assert reaches(found, "archon-data-api") == {("archon-postgres", 5432)}
+    assert reaches(found, "archon-data-migrate") == {("archon-postgres", 5432)}
+    assert {c for c, s, p, _ in found if s == "archon-postgres" and p == 5432} == {
+        "archon-data-api", "archon-data-migrate", "archon-db-backup"}
+    assert {c for c, s, _, _ in found if s == "archon-data-migrate"} == set()  # nothing connects to the Job
 
 
 def test_supabase_mode_has_no_data_api_and_gives_mcp_the_project(tmp_path):

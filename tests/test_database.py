@@ -111,22 +111,22 @@ def test_services_headless_and_client_with_named_ports(plans):
         assert ("http-metrics" in names) == (engine.exporter is not None)
 
 
+# Who connects to each data store in staging (intelligence off): the data API, its migration Job and the backups
+# read PostgreSQL; the backups snapshot Qdrant; only the stack's Prometheus scrapes the exporters.
+DATABASE_CLIENTS = {
+    "postgres": {("archon-data-api", 5432), ("archon-data-migrate", 5432), ("archon-db-backup", 5432),
+                 ("prometheus", 9187)},
+    "redis": {("prometheus", 9121)},
+    "qdrant": {("archon-db-backup", 6333)},
+    "memgraph": set(),
+}
+
+
 @pytest.mark.parametrize("key", list(ENGINES))
-def test_network_policy_admits_exactly_the_named_clients_and_the_scraper(plans, key):
-    engine = ENGINES[key]
-    policy = named(plans["staging"], "NetworkPolicy", engine.name)["spec"]
-    assert policy["policyTypes"] == ["Ingress", "Egress"] and "egress" not in policy  # no egress at all
-    clients, *metrics = policy["ingress"]
-    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in clients["from"]] == \
-        list(engine.clients)
-    assert {p["port"] for p in clients["ports"]} == {engine.port, *engine.extra_ports.values()}
-    if engine.exporter:
-        (scrape,) = metrics
-        assert scrape["from"] == [{"namespaceSelector": {}, "podSelector": {"matchLabels":
-                                                                           {"app.kubernetes.io/name": "prometheus"}}}]
-        assert scrape["ports"] == [{"port": engine.exporter.port, "protocol": "TCP"}]
-    else:
-        assert metrics == []
+def test_each_data_store_admits_exactly_its_clients_and_connects_nowhere(plans, key):
+    engine, found = ENGINES[key], plans["staging"].connections
+    assert {(c, p) for c, s, p, _ in found if s == engine.name} == DATABASE_CLIENTS[key]
+    assert {c for c, s, p, _ in found if c == engine.name and p != 53} == set()  # DNS only
 
 
 def test_production_protects_data_and_staging_does_not(plans):

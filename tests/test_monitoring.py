@@ -13,6 +13,7 @@ from monitoring.configs import RULES_DIR, alertmanager_config, prometheus_config
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
 from tests.helpers import changed, find, require_tool, secret_strings
+from tests.reachability import PRIVATE, PUBLIC, reaches
 
 
 def tool(name: str) -> str:
@@ -166,32 +167,30 @@ def test_rbac_is_read_only_and_namespaced_where_it_can_be(plans):
     assert "--namespaces=archon-staging" in ksm["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
-def admitted(rules: list[dict]) -> set[tuple[str, int]]:
-    """(app name, port) pairs a list of NetworkPolicy rules admits, by pod selector in the same namespace."""
-    return {(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"], port["port"])
-            for rule in rules for peer in rule.get("from", rule.get("to", [])) if "podSelector" in peer
-            and peer["podSelector"].get("matchLabels") for port in rule["ports"]}
-
-
 def test_network_policies_admit_scraping_and_log_reads_and_nothing_else(plans):
-    policies = {p["metadata"]["name"]: p["spec"] for p in plans["staging"].objects("NetworkPolicy")}
-    assert {name: admitted(spec["ingress"]) for name, spec in policies.items() if name in INGRESS} == INGRESS
-    assert all(len(policies[name]["ingress"]) == len(INGRESS[name]) for name in INGRESS)  # no other rules
-    assert "egress" not in policies["archon-loki"]  # Loki connects nowhere
-    assert admitted(policies["archon-grafana"]["egress"]) == {("prometheus", 9090), ("loki", 3100)}
-    assert len(policies["archon-grafana"]["egress"]) == 2
-    alloy = policies["archon-alloy"]["egress"]
-    assert admitted(alloy) == {("loki", 3100)}
-    assert [p["port"] for p in alloy[1]["ports"]] == [443, 6443]  # the API server, for log reads
+    found = plans["staging"].connections
+    for app, expected in CLIENTS.items():
+        assert {(c, p) for c, s, p, _ in found if s == app} == expected, app
+    for app, expected in REACHES.items():
+        assert {(s, p) for s, p in reaches(found, app) if "address " not in s} == expected, app
 
 
-INGRESS = {
-    "archon-prometheus": {("grafana", 9090)},
-    "archon-alertmanager": {("prometheus", 9093)},
-    "archon-kube-state-metrics": {("prometheus", 8080)},
-    "archon-grafana": {("prometheus", 3000)},
-    "archon-loki": {("alloy", 3100), ("grafana", 3100), ("prometheus", 3100)},
-    "archon-alloy": {("prometheus", 12345)},
+CLIENTS = {  # who connects to each monitoring pod, on which port
+    "prometheus": {("grafana", 9090)},
+    "alertmanager": {("prometheus", 9093)},
+    "kube-state-metrics": {("prometheus", 8080)},
+    "grafana": {("prometheus", 3000)},
+    "loki": {("alloy", 3100), ("grafana", 3100), ("prometheus", 3100)},
+    "alloy": {("prometheus", 12345)},
+}
+API = {(PUBLIC, 443), (PUBLIC, 6443), (PRIVATE, 443), (PRIVATE, 6443)}  # apiServerCidrs: anywhere by default
+REACHES = {  # where each connects (DNS aside): its scrape targets, queries, log pushes and the Kubernetes API
+    "prometheus": {("alertmanager", 9093), ("kube-state-metrics", 8080), ("grafana", 3000), ("loki", 3100),
+                   ("alloy", 12345), ("archon-postgres", 9187), ("archon-redis", 9121),
+                   ("traefik/traefik", 9100), ("cert-manager/cert-manager", 9402), *API},
+    "alertmanager": {(PUBLIC, port) for port in (25, 443, 465, 587)},  # mail and webhooks, not private ranges
+    "kube-state-metrics": API, "alloy": {("loki", 3100), *API},
+    "grafana": {("prometheus", 9090), ("loki", 3100)}, "loki": set(),
 }
 
 

@@ -11,6 +11,7 @@ from monitoring.configs import RULES_DIR
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
 from tests.helpers import changed, find
+from tests.reachability import reaches
 
 OPERATOR = {"mode": "operator", "operator": {"namespace": "observability", "labels": {"release": "kps"}}}
 
@@ -72,12 +73,13 @@ def test_the_operators_prometheus_is_admitted_and_queried_across_namespaces(oper
     p = operator_plans["staging"]
     source = yaml.safe_load(find(p, "ConfigMap", "archon-grafana-provisioning")["data"]["datasources.yaml"])
     assert source["datasources"][0]["url"] == "http://prometheus-operated.observability.svc:9090"
-    policies = {n: spec["spec"] for n, spec in named(p, "NetworkPolicy").items()}
-    scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
-               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
-    for name, port in (("archon-grafana", 3000), ("archon-loki", 3100), ("archon-alloy", 12345)):
-        assert {"from": [scraper], "ports": [{"port": port, "protocol": "TCP"}]} in policies[name]["ingress"], name
-    assert {"to": [scraper], "ports": [{"port": 9090, "protocol": "TCP"}]} in policies["archon-grafana"]["egress"]
+    found = p.connections
+    # The operator's Prometheus (its namespace, its label) scrapes the stack; a pod with that label elsewhere
+    # does not; Grafana queries it there.
+    assert {(s, port) for c, s, port, _ in found if c == "observability/prometheus"} == {
+        ("grafana", 3000), ("loki", 3100), ("alloy", 12345), ("archon-postgres", 9187), ("archon-redis", 9121)}
+    assert {c for c, s, _, _ in found if c == "default/prometheus"} == set()
+    assert ("observability/prometheus", 9090) in reaches(found, "grafana")
 
 
 def test_receivers_are_refused_in_operator_mode():
