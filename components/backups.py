@@ -11,6 +11,7 @@ from components import workload as w
 from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels
+from components.objects import Metadata
 from components.options import fixed_name
 from components.traffic import TrafficGraph
 from stackconfig.model import Backup, Resources
@@ -36,8 +37,7 @@ class Backups(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = recommended_labels(NAME, "backup", instance, "1")
 
-        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+        meta = Metadata(namespace, labels).named
 
         self.script = k8s.core.v1.ConfigMap(f"{name}-script", metadata=meta(f"{NAME}-script"),
                                             data={"archon-backup.sh": script}, opts=fixed_name(self))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workload as w
 from components.charts import CERT_MANAGER, release_source
 from components.namespace_baseline import pod_security_labels
 from stackconfig.model import Charts
@@ -18,11 +19,7 @@ COMPONENT_RESOURCES = {
     "cainjector": ({"cpu": "10m", "memory": "64Mi"}, {"cpu": "100m", "memory": "256Mi"}),
     "startupapicheck": ({"cpu": "10m", "memory": "32Mi"}, {"cpu": "100m", "memory": "64Mi"}),
 }
-POD_SECURITY = {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT,
-                "seccompProfile": {"type": "RuntimeDefault"}}
-CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
-                      "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
-                      "seccompProfile": {"type": "RuntimeDefault"}}
+POD_SECURITY = w.pod_security(w.RunAs(NONROOT, NONROOT))
 
 
 def chart_values(replicas: int) -> dict:
@@ -34,7 +31,7 @@ def chart_values(replicas: int) -> dict:
     for component, (requests, limits) in COMPONENT_RESOURCES.items():
         block = values if component == "controller" else values.setdefault(component, {})
         block["securityContext"] = dict(POD_SECURITY)
-        block["containerSecurityContext"] = dict(CONTAINER_SECURITY)
+        block["containerSecurityContext"] = w.container_security()
         block["resources"] = {"requests": requests, "limits": limits}
         if component in ("webhook", "cainjector"):
             block["replicaCount"] = replicas

@@ -21,6 +21,7 @@ from components import workload as w
 from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels, selector_labels
+from components.objects import Metadata, cluster_service, service_ports
 from components.options import fixed_name
 from components.passwords import generated_password
 from components.traffic import TrafficGraph
@@ -76,8 +77,7 @@ class DataApi(pulumi.ComponentResource):
         labels = recommended_labels(NAME, "data-api", instance, POSTGREST_VERSION)
         selector = selector_labels(labels)
 
-        def meta(object_name: str, object_labels: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=object_labels or labels)
+        meta = Metadata(namespace, labels).named
 
         # The JWT secret does not rotate with the database credentials: Archon encrypts the API keys it stores
         # with a key derived from the service key, so a new one makes them unreadable (notes/archon.md 3).
@@ -158,11 +158,8 @@ class DataApi(pulumi.ComponentResource):
                     labels=labels, annotations={"archon.io/secrets-checksum": self.checksum},
                     run_as=w.RunAs(1000, 1000), containers=[postgrest], termination_grace_period_seconds=30)),
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=w.rollout_timeouts(probes)))
-        self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata=meta(NAME),
-            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=[
-                k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP")]),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        self.service = cluster_service(f"{name}-service", meta(NAME), selector,
+                                       service_ports([postgrest], only=("http",)), child)
         if settings.replicas > 1:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb", metadata=meta(NAME),
@@ -173,7 +170,7 @@ class DataApi(pulumi.ComponentResource):
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-traffic", metadata=meta(NAME), spec=traffic.policy(NAME, selector), opts=child)
         self.migration_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-migrate-traffic", metadata=meta(MIGRATE, job_labels),
+            f"{name}-migrate-traffic", metadata=meta(MIGRATE, labels=job_labels),
             spec=traffic.policy(MIGRATE), opts=child)
 
         # A preview of the Service's creation has no address yet (the provider returns none, not an unknown): the

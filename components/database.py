@@ -14,8 +14,10 @@ from components.database_engines import (
     limit_mib,
 )
 from components.labels import recommended_labels, selector_labels
+from components.objects import Metadata, cluster_service, service_ports
 from components.options import fixed_name
 from components.passwords import generated_password
+from components.stateful import DATA, stateful_set
 from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from stackconfig.model import DatabaseSettings, Resources
@@ -41,8 +43,7 @@ class Database(pulumi.ComponentResource):
         labels = recommended_labels(engine.name, "database", instance, engine.version)
         selector = selector_labels(labels)
 
-        def meta(object_name: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels, **extra)
+        meta = Metadata(namespace, labels).named
 
         generated = {key: generated_password(f"{name}-{key}", keep, keepers={"rotation": str(rotation)}).result
                      for key in engine.generated}
@@ -60,7 +61,7 @@ class Database(pulumi.ComponentResource):
 
         annotations = {"archon.io/credentials-rotation": str(rotation)}
         volumes = []
-        mounts = [w.Mount("data", engine.data_path, read_only=False)]
+        mounts = [w.Mount(DATA, engine.data_path, read_only=False)]
         if engine.reads_credential_files or (engine.exporter and engine.exporter.reads_credential_files):
             volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name=self.secret_name, default_mode=0o440)))
@@ -102,45 +103,14 @@ class Database(pulumi.ComponentResource):
                                 liveness=w.Probe(tcp=True, port="http-metrics"))))
             annotations.update(scrape_annotations(exporter.port))
 
-        ports = {engine.port_name: engine.port, **engine.extra_ports}
-        if engine.exporter:
-            ports["http-metrics"] = engine.exporter.port
-        service_ports = [k8s.core.v1.ServicePortArgs(name=n, port=p, target_port=n, protocol="TCP")
-                         for n, p in ports.items()]
-        self.headless = k8s.core.v1.Service(
-            f"{name}-headless", metadata=meta(f"{engine.name}-headless"),
-            spec=k8s.core.v1.ServiceSpecArgs(cluster_ip="None", publish_not_ready_addresses=True, selector=selector,
-                                             ports=service_ports),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
-        self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata=meta(engine.name),
-            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=service_ports),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
-
-        self.statefulset = k8s.apps.v1.StatefulSet(
-            name, metadata=meta(engine.name, annotations=w.controller_annotations()),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=settings.replicas,
-                service_name=self.headless.metadata.name,
-                pod_management_policy="OrderedReady",
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                persistent_volume_claim_retention_policy=k8s.apps.v1.
-                StatefulSetPersistentVolumeClaimRetentionPolicyArgs(when_deleted="Retain", when_scaled="Retain"),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                template=w.pod_template(
-                    labels=labels, annotations=annotations, containers=containers, run_as=engine.run_as,
-                    volumes=volumes, claim_volumes=["data"],
-                    termination_grace_period_seconds=engine.termination_grace_period_seconds),
-                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=selector),
-                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                        access_modes=["ReadWriteOnce"], storage_class_name=settings.storage.storage_class,
-                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                            requests={"storage": settings.storage.size})))],
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect,
-                                        delete_before_replace=True, custom_timeouts=w.rollout_timeouts(engine.probes)),
-        )
+        self.service = cluster_service(f"{name}-service", meta(engine.name), selector, service_ports(containers),
+                                       child)
+        self.statefulset, self.headless = stateful_set(
+            name, engine.name, Metadata(namespace, labels), selector, replicas=settings.replicas,
+            pod={"labels": labels, "annotations": annotations, "containers": containers, "run_as": engine.run_as,
+                 "volumes": volumes, "termination_grace_period_seconds": engine.termination_grace_period_seconds},
+            storage=settings.storage, claim_labels=selector, protect=protect, opts=child,
+            timeouts=w.rollout_timeouts(engine.probes))
 
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-ingress", metadata=meta(engine.name), spec=traffic.policy(engine.name, selector), opts=child)

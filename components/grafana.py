@@ -74,7 +74,7 @@ class Grafana(NamespacedComponent):
                                     containers=[container],
                                     run_as=GRAFANA_USER, volumes=volumes)),
             opts=self.child)
-        self._service("grafana-service", "archon-grafana", labels, ports.GRAFANA)
+        self._service("grafana-service", "archon-grafana", labels, container)
         self._policy("grafana-traffic", "archon-grafana", labels)
         self.url = f"http://archon-grafana.{namespace}.svc:{ports.GRAFANA}"
         self.register_outputs({"url": self.url, "adminSecret": secret})

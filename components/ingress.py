@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import recommended_labels
+from components.objects import Metadata
 from components.service_catalog import BY_KEY
 from components.traffic import TrafficGraph
 from monitoring import ports
@@ -59,9 +60,7 @@ class Ingress(pulumi.ComponentResource):
         labels = recommended_labels("archon-ingress", "ingress", instance, cfg.images.tag)
         traefik = ingress.class_name == "traefik" or ingress.install_controller
 
-        def meta(object_name: str, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels,
-                                              annotations=annotations)
+        meta = Metadata(namespace, labels).named
 
         self.middlewares = {}
         if traefik:

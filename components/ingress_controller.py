@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workload as w
 from components.charts import TRAEFIK, release_source
 from components.namespace_baseline import pod_security_labels
 from stackconfig.model import Charts, ControllerSettings
@@ -26,11 +27,8 @@ def chart_values(class_name: str, settings: ControllerSettings) -> dict:
         "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
         "resources": {"requests": settings.resources.requests.model_dump(),
                       "limits": settings.resources.limits.model_dump()},
-        "podSecurityContext": {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT,
-                               "fsGroup": NONROOT, "seccompProfile": {"type": "RuntimeDefault"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
-                            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "podSecurityContext": w.pod_security(w.RunAs(NONROOT, NONROOT, NONROOT)),
+        "securityContext": w.container_security(),
         "ingressClass": {"enabled": True, "isDefaultClass": False, "name": class_name},
         "providers": {"kubernetesCRD": {"enabled": True, "allowCrossNamespace": False},
                       "kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},

@@ -9,6 +9,7 @@ import yaml
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent, token_exemption
+from components.stateful import DATA
 from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from monitoring.logs import ALLOY_STORAGE, LOKI_DATA, alloy_config, loki_config
@@ -45,13 +46,13 @@ class LogPipeline(NamespacedComponent):
                             liveness=w.Probe(http_path="/loki/api/v1/status/buildinfo", period_seconds=30,
                                              failure_threshold=10)),
             writable_paths=[w.WritablePath("/tmp", "64Mi")],
-            mounts=[w.Mount("data", LOKI_DATA, read_only=False), w.Mount("config", "/etc/loki/config")])
+            mounts=[w.Mount(DATA, LOKI_DATA, read_only=False), w.Mount("config", "/etc/loki/config")])
         volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
             name=config.metadata.name))]
         storage = settings.storage.model_copy(update={"size": settings.loki.storage_size})
         self._statefulset("loki", "archon-loki", labels, container, volumes, storage, protect, run_as=LOKI_USER,
                           pod_annotations=scrape_annotations(LOKI_PORT))
-        self._service("loki-service", "archon-loki", labels, LOKI_PORT)
+        self._service("loki-service", "archon-loki", labels, container)
         self._policy("loki-traffic", "archon-loki", labels)
 
     def _alloy(self, settings: MonitoringSettings) -> None:

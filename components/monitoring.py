@@ -13,6 +13,7 @@ from components.grafana import Grafana
 from components.labels import recommended_labels, selector_labels
 from components.log_pipeline import LogPipeline
 from components.monitoring_base import NOBODY, NamespacedComponent, token_exemption
+from components.stateful import DATA
 from components.traffic import TrafficGraph
 from monitoring import ports
 from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
@@ -103,7 +104,7 @@ class Monitoring(NamespacedComponent):
                                         service_account_name=account.metadata.name,
                                         automount_service_account_token=True)),
             opts=self.child)
-        self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, ports.KUBE_STATE_METRICS)
+        self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, container)
         self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels)
 
     def _prometheus(self, settings: MonitoringSettings, protect: bool, config: dict) -> None:
@@ -144,7 +145,7 @@ class Monitoring(NamespacedComponent):
                             liveness=w.Probe(http_path="/-/healthy", period_seconds=15, timeout_seconds=10),
                             startup=w.Probe(http_path="/-/ready", period_seconds=5, failure_threshold=120)),
             writable_paths=[w.WritablePath("/tmp", "64Mi")],
-            mounts=[w.Mount("data", "/prometheus", read_only=False), w.Mount("config", "/etc/prometheus/config"),
+            mounts=[w.Mount(DATA, "/prometheus", read_only=False), w.Mount("config", "/etc/prometheus/config"),
                     w.Mount("rules", RULES_MOUNT)])
         volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                        name=config_map.metadata.name)),
@@ -152,7 +153,7 @@ class Monitoring(NamespacedComponent):
                        name=rules.metadata.name))]
         self._statefulset("prometheus", "archon-prometheus", labels, container, volumes, settings.storage, protect,
                           account=account, annotations=token_exemption("Prometheus service discovery"))
-        self._service("prometheus-service", "archon-prometheus", labels, ports.PROMETHEUS)
+        self._service("prometheus-service", "archon-prometheus", labels, container)
         self._policy("prometheus-traffic", "archon-prometheus", labels)
 
     def _alertmanager(self, settings: MonitoringSettings, protect: bool,
@@ -184,10 +185,10 @@ class Monitoring(NamespacedComponent):
             probes=w.Probes(readiness=w.Probe(http_path="/-/ready", period_seconds=10),
                             liveness=w.Probe(http_path="/-/healthy", period_seconds=20)),
             writable_paths=[w.WritablePath("/tmp", "16Mi")],
-            mounts=[w.Mount("data", "/alertmanager", read_only=False), w.Mount("config", "/etc/alertmanager")])
+            mounts=[w.Mount(DATA, "/alertmanager", read_only=False), w.Mount("config", "/etc/alertmanager")])
         volumes = [k8s.core.v1.VolumeArgs(name="config", secret=k8s.core.v1.SecretVolumeSourceArgs(
             secret_name=config.metadata.name, default_mode=0o440))]
         storage = settings.storage.model_copy(update={"size": ALERTMANAGER_STORAGE})
         self._statefulset("alertmanager", "archon-alertmanager", labels, container, volumes, storage, protect)
-        self._service("alertmanager-service", "archon-alertmanager", labels, ports.ALERTMANAGER)
+        self._service("alertmanager-service", "archon-alertmanager", labels, container)
         self._policy("alertmanager-traffic", "archon-alertmanager", labels)

@@ -7,6 +7,8 @@ import pulumi_kubernetes as k8s
 
 from components import workload as w
 from components.labels import selector_labels
+from components.objects import Metadata, cluster_service, service_ports
+from components.stateful import stateful_set
 from components.traffic import APP, TrafficGraph
 
 NOBODY = w.RunAs(65534, 65534)
@@ -34,19 +36,17 @@ class NamespacedComponent(pulumi.ComponentResource):
         self.namespace, self.instance, self.traffic = namespace, instance, traffic
 
     def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels,
-                                          annotations=annotations)
+        return Metadata(self.namespace, labels).named(object_name, annotations)
 
     def _autonamed(self, labels: dict) -> k8s.meta.v1.ObjectMetaArgs:
         # Config objects are autonamed: a content change replaces them under a new name, which changes the pod
         # template that mounts them, so the workload rolls onto the new config (a fixed name would collide).
-        return k8s.meta.v1.ObjectMetaArgs(namespace=self.namespace, labels=labels)
+        return Metadata(self.namespace, labels).autonamed()
 
-    def _service(self, resource: str, object_name: str, labels: dict, port: int) -> k8s.core.v1.Service:
-        return k8s.core.v1.Service(resource, metadata=self._meta(object_name, labels), spec=k8s.core.v1.ServiceSpecArgs(
-            type="ClusterIP", selector=selector_labels(labels), ports=[k8s.core.v1.ServicePortArgs(
-                name="http", port=port, target_port="http", protocol="TCP")]),
-            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(delete_before_replace=True)))
+    def _service(self, resource: str, object_name: str, labels: dict, container: w.Container) -> k8s.core.v1.Service:
+        """The ClusterIP Service of one app, on its container's `http` port."""
+        return cluster_service(resource, self._meta(object_name, labels), selector_labels(labels),
+                               service_ports([container], only=("http",)), self.child)
 
     def _policy(self, resource: str, object_name: str, labels: dict) -> None:
         """The NetworkPolicy of the app these labels name, from the traffic graph."""
@@ -58,22 +58,10 @@ class NamespacedComponent(pulumi.ComponentResource):
                      storage, protect: bool, account: k8s.core.v1.ServiceAccount | None = None,
                      annotations: dict | None = None, run_as: w.RunAs = NOBODY,
                      pod_annotations: dict | None = None) -> None:
-        k8s.apps.v1.StatefulSet(
-            resource, metadata=self._meta(object_name, labels, w.controller_annotations(annotations)),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=1, service_name=object_name, pod_management_policy="OrderedReady",
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                persistent_volume_claim_retention_policy=k8s.apps.v1.
-                StatefulSetPersistentVolumeClaimRetentionPolicyArgs(when_deleted="Retain", when_scaled="Retain"),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
-                template=w.pod_template(labels=labels, annotations=pod_annotations, containers=[container],
-                                        run_as=run_as, volumes=volumes, claim_volumes=["data"],
-                                        service_account_name=account.metadata.name if account else None,
-                                        automount_service_account_token=account is not None),
-                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data"),
-                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                        access_modes=["ReadWriteOnce"], storage_class_name=storage.storage_class,
-                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage.size})))]),
-            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(
-                protect=protect, retain_on_delete=protect, delete_before_replace=True)))
+        """One replica on its volume, named through the app's ClusterIP Service (`object_name`)."""
+        stateful_set(
+            resource, object_name, Metadata(self.namespace, labels), selector_labels(labels), replicas=1,
+            pod={"labels": labels, "annotations": pod_annotations, "containers": [container], "run_as": run_as,
+                 "volumes": volumes, "service_account_name": account.metadata.name if account else None,
+                 "automount_service_account_token": account is not None},
+            storage=storage, protect=protect, opts=self.child, service=object_name, annotations=annotations)

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import MANAGED_BY, PART_OF
+from components.objects import Metadata
 from components.traffic import EVERY_POD, TrafficGraph
 from stackconfig.model import LimitRange, Quota
 
@@ -49,8 +50,7 @@ class NamespaceBaseline(pulumi.ComponentResource):
         )
         ns = self.namespace.metadata.name
 
-        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels)
+        meta = Metadata(ns, labels).named
 
         self.quota = k8s.core.v1.ResourceQuota(
             f"{name}-quota",

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
+from components.objects import Metadata, cluster_service, service_ports
 from components.service_catalog import AppService
 from components.traffic import TrafficGraph
 from stackconfig.model import ServiceSettings
@@ -34,8 +35,7 @@ class Service(pulumi.ComponentResource):
         scaling = settings.autoscaling
         autoscaled = scaling.enabled and not spec.in_memory_state
 
-        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+        meta = Metadata(namespace, labels).named
 
         # The registry's pull Secret rides on the account, so every pod it runs (and kubectl debug copies) pulls.
         self.account = k8s.core.v1.ServiceAccount(
@@ -76,11 +76,8 @@ class Service(pulumi.ComponentResource):
                                         termination_grace_period_seconds=30)),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                 custom_timeouts=w.rollout_timeouts(probes))))
-        self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata=meta(spec.name),
-            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=[k8s.core.v1.ServicePortArgs(
-                name="http", port=spec.service_port, target_port="http", protocol="TCP")]),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        self.service = cluster_service(f"{name}-service", meta(spec.name), selector,
+                                       service_ports([container], at={"http": spec.service_port}), child)
         if autoscaled:
             self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-hpa", metadata=meta(spec.name),

@@ -10,10 +10,12 @@ securityContext.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,6 +35,27 @@ _ALLOWED_VOLUME_SOURCES = ("config_map", "secret", "persistent_volume_claim", "e
 # Pulumi takes back the fields it declares when someone changed them by hand (`kubectl scale`, `kubectl edit`):
 # without it, server-side apply refuses the next up with a field-manager conflict on those fields.
 RECLAIM_DRIFT = {"pulumi.com/patchForce": "true"}
+
+
+# The container securityContext of every workload (DESIGN.md's defaults), as the API writes it: the builder's
+# containers and the Helm charts' values (Traefik, cert-manager) both take it from here.
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False, "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security() -> dict:
+    """CONTAINER_SECURITY, a copy to hand to a chart's values."""
+    return copy.deepcopy(CONTAINER_SECURITY)
+
+
+def pod_security(run_as: RunAs) -> dict:
+    """A pod securityContext for a chart's values: non-root with numeric ids, RuntimeDefault seccomp, and fsGroup
+    where `run_as` names one (the builder's own pods default it to the group)."""
+    values: dict = {"runAsNonRoot": True, "runAsUser": run_as.user, "runAsGroup": run_as.group}
+    if run_as.fs_group is not None:
+        values["fsGroup"] = run_as.fs_group
+    return {**values, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def controller_annotations(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -237,16 +260,7 @@ def container_args(spec: Container, *, init: bool = False, runs_to_completion: b
             requests={"cpu": spec.resources.requests.cpu, "memory": spec.resources.requests.memory},
             limits={"cpu": spec.resources.limits.cpu, "memory": spec.resources.limits.memory},
         ),
-        security_context=core.SecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=run_as.user if run_as else None,
-            run_as_group=run_as.group if run_as else None,
-            read_only_root_filesystem=True,
-            allow_privilege_escalation=False,
-            privileged=False,
-            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        security_context=_container_security_args(run_as),
         volume_mounts=mounts or None,
         readiness_probe=probes.readiness.to_args() if probes else None,
         liveness_probe=probes.liveness.to_args() if probes else None,
@@ -319,6 +333,20 @@ def pod_template(*, labels: Mapping[str, str], annotations: Mapping[str, pulumi.
         metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels),
                                             annotations=dict(annotations) if annotations else None),
         spec=pod_spec(**spec),
+    )
+
+
+def _container_security_args(run_as: RunAs | None) -> core.SecurityContextArgs:
+    values = CONTAINER_SECURITY
+    return core.SecurityContextArgs(
+        run_as_non_root=values["runAsNonRoot"],
+        run_as_user=run_as.user if run_as else None,
+        run_as_group=run_as.group if run_as else None,
+        read_only_root_filesystem=values["readOnlyRootFilesystem"],
+        allow_privilege_escalation=values["allowPrivilegeEscalation"],
+        privileged=values["privileged"],
+        capabilities=core.CapabilitiesArgs(drop=list(values["capabilities"]["drop"])),
+        seccomp_profile=core.SeccompProfileArgs(type=values["seccompProfile"]["type"]),
     )
 
 
