@@ -195,38 +195,49 @@ def manifest_cases(draw) -> ManifestCase:
     wire = copy.deepcopy(obj)
     unknowns = 0
     for _ in range(draw(st.integers(0, 3))):  # noise the judge is not shown (the API server would refuse it)
-        paths = tree_paths(wire)
-        path = draw(st.sampled_from(paths))
-        if path[0] == "apiVersion" or any(key in SECRET_SIG for key in path):
-            continue  # (a secret's own signature key, mangled, is no value the engine would ever send)
-        action = draw(st.sampled_from(["unknown", "secret", "odd", "null", "delete", "extra", "deep"]))
-        parent = parent_of(wire, path)
-        if not isinstance(parent, (dict, list)):
-            continue
-        if action == "unknown":
-            _set(wire, path, UNKNOWN_STRING)
-            unknowns += 1
-        elif action == "secret":
-            _set(wire, path, {**SECRET_SIG, "value": parent[path[-1]]})
-            if not isinstance(parent[path[-1]]["value"], (str, int, float, bool)):
-                unknowns += 1  # a wrapped structure: the judge's copy no longer matches it
-        elif action == "odd":
-            _set(wire, path, draw(ODD_VALUES))
-            unknowns += 1
-        elif action == "null":
-            _set(wire, path, None)
-            unknowns += 1
-        elif action == "delete" and isinstance(parent, dict):
-            del parent[path[-1]]
-            unknowns += 1
-        elif action == "extra" and isinstance(parent, dict):
-            parent[draw(st.text(min_size=1, max_size=12))] = draw(ODD_VALUES)
-            unknowns += 1
-        elif action == "deep":
-            _set(wire, path, _deep(draw(st.integers(10, MAX_DEPTH))))
-            unknowns += 1
-        mutations.append(f"{action}:{'.'.join(map(str, path))}")
+        path = draw(st.sampled_from(tree_paths(wire)))
+        action = draw(st.sampled_from(NOISE))
+        value = draw(st.text(min_size=1, max_size=12)) if action == "extra" else (
+            _deep(draw(st.integers(10, MAX_DEPTH))) if action == "deep" else draw(ODD_VALUES))
+        changed = add_noise(wire, path, action, value, draw(ODD_VALUES))
+        if changed is not None:
+            unknowns += changed
+            mutations.append(f"{action}:{'.'.join(map(str, path))}")
     return ManifestCase(plain=obj, wire=wire, mutations=mutations, unknowns=unknowns)
+
+
+NOISE = ("unknown", "secret", "odd", "null", "delete", "extra", "deep")
+
+
+def add_noise(wire: dict, path: tuple, action: str, value: Any = None, extra_value: Any = None) -> int | None:
+    """Apply one noise action at `path` in place: how many values the judge's copy no longer matches (None: not a
+    place for noise, left alone). `value` is the odd value, the extra key or the deep value the action writes."""
+    if path[0] == "apiVersion" or any(key in SECRET_SIG for key in path):
+        return None  # (a secret's own signature key, mangled, is no value the engine would ever send)
+    parent = parent_of(wire, path)
+    if not isinstance(parent, (dict, list)) or is_secret(parent):
+        return None  # a secret's envelope is whole on the wire: a signature without its value is no message
+    if action == "unknown":
+        _set(wire, path, UNKNOWN_STRING)
+    elif action == "secret":
+        _set(wire, path, {**SECRET_SIG, "value": parent[path[-1]]})
+        return 0 if isinstance(parent[path[-1]]["value"], (str, int, float, bool)) else 1  # a wrapped structure
+    elif action in ("odd", "deep"):
+        _set(wire, path, value)
+    elif action == "null":
+        _set(wire, path, None)
+    elif action == "delete" and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif action == "extra" and isinstance(parent, dict):
+        parent[value] = extra_value
+    else:
+        return None
+    return 1
+
+
+def is_secret(node: Any) -> bool:
+    """A secret's envelope: the signature key beside the value."""
+    return isinstance(node, dict) and any(key in node for key in SECRET_SIG)
 
 
 def plain_value(value: Any) -> Any:

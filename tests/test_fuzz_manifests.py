@@ -8,10 +8,14 @@ from hypothesis import HealthCheck, given, settings
 
 from fuzz.manifest_cases import (
     MAX_DEPTH,
+    NOISE,
+    SECRET_SIG,
     ManifestCase,
     _deep,
+    add_noise,
     controls_in,
     hardened,
+    is_secret,
     manifest_cases,
     plain_value,
     pod_spec,
@@ -43,6 +47,29 @@ def mandatory(pack, obj: dict) -> set[str]:
 @given(manifest_cases())
 def test_the_pack_answers_every_fuzzed_manifest_within_the_bound(pack, case):
     pack.analyze([case.registration(1)], deadline_s=BOUND_S)  # a crash or a hang raises PolicyPackError
+
+
+def envelopes(node) -> list[dict]:
+    """Every secret envelope in a wire object."""
+    found = [node] if is_secret(node) else []
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return found + [e for child in children for e in envelopes(child)]
+
+
+def test_noise_inside_a_secret_envelope_is_left_out():
+    # The engine never sends a signature without its value; CI's make fuzz once deleted one (the SDK then refuses
+    # the request before any rule: "Invalid secret encountered when unmarshaling resource property").
+    wire = {"spec": {"path": "/tmp"}}
+    assert add_noise(wire, ("spec", "path"), "secret") == 0
+    for action in NOISE:
+        assert add_noise(wire, ("spec", "path", "value"), action, "odd", "odder") is None, action
+    assert wire == {"spec": {"path": {**SECRET_SIG, "value": "/tmp"}}}
+
+
+@settings(max_examples=300, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(manifest_cases())
+def test_the_noise_keeps_every_secret_envelope_whole(case):
+    assert all(set(e) == {*SECRET_SIG, "value"} for e in envelopes(case.wire)), case.mutations
 
 
 def test_a_selinux_type_of_the_wrong_type_is_flagged_not_a_crash(pack):
