@@ -16,6 +16,21 @@ from fuzz.config_cases import ROOT, Case
 from offline.variant import copy_project
 from stackconfig import ConfigError, load_stack_config
 
+YAML_BREAKS = ("\x85", "\u2028", "\u2029")  # line breaks to YAML 1.1 (PyYAML, and libyaml's port in the CLI)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes a string holding a YAML line break double-quoted, where it is escaped: plain or single-quoted, the
+    reader would fold it into a space, and the file would no longer say what the case's config says."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(c in value for c in YAML_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
 
 def stack_file_text(case: Case) -> bytes:
     """Pulumi.STACK.yaml for the case: structured values as YAML objects, the rest as strings. Text that is not
@@ -31,7 +46,8 @@ def stack_file_text(case: Case) -> bytes:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(20000)  # PyYAML writes nesting recursively; the deepest cases need more than 1000 frames
     try:
-        return yaml.safe_dump(original, allow_unicode=True, sort_keys=False).encode("utf-8", "surrogatepass")
+        return yaml.dump(original, Dumper=_Dumper, allow_unicode=True, sort_keys=False).encode("utf-8",
+                                                                                            "surrogatepass")
     finally:
         sys.setrecursionlimit(limit)
 

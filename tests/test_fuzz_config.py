@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 
 from fuzz.config_cases import Case, cases, check, committed, decode, encode
-from fuzz.plan_cases import plan
+from fuzz.plan_cases import YAML_BREAKS, plan, stack_file_text
 from offline.analyzer import PolicyPack, PolicyPackError, StackContext
 from offline.variant import copy_project
 from policies.archon_policies import quantities
@@ -105,3 +106,13 @@ def test_a_stack_file_nested_too_deeply_to_read_is_refused_not_a_traceback(tmp_p
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: Pulumi.local.yaml is nested too deeply to read (hundreds of levels)"
     assert not (tmp_path / "out").exists()
+
+
+def test_the_stack_file_a_plan_case_writes_says_what_its_config_says():
+    # Found by CI's make fuzz: a key holding U+0085 was written single-quoted and read back as a space (YAML 1.1
+    # folds its line breaks; the CLI's libyaml port reads it the same way), so the plan's message quoted another
+    # key than the loader's.
+    raw = dict(committed("local"))
+    raw["archon:limitRange"] = json.dumps({"default": {"cpu": {f"a{c}b": f"x{c}y" for c in YAML_BREAKS}}})
+    written = yaml.safe_load(stack_file_text(Case("local", raw)).decode())
+    assert written["config"]["archon:limitRange"] == json.loads(raw["archon:limitRange"])
