@@ -41,7 +41,7 @@ baseline = NamespaceBaseline(
     limit_range=cfg.limit_range,
     protect=cfg.protect_stateful_resources,
     traffic=traffic,
-    after=[cert_manager],
+    opts=pulumi.ResourceOptions(depends_on=[cert_manager]),
 )
 
 databases = {
@@ -76,7 +76,7 @@ application = Application(
 
 ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
                   issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer), traffic=traffic,
-                  after=[controller, cert_manager, application])
+                  opts=pulumi.ResourceOptions(depends_on=[baseline, controller, cert_manager, application]))
 if cfg.monitoring.enabled:
     monitoring = Monitoring(
         "archon-monitoring", settings=cfg.monitoring, namespace=cfg.namespace, instance=pulumi.get_stack(),

@@ -9,12 +9,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
+from components.component import Component
 from components.data_api import URL as DATA_API_URL
 from components.data_api import DataApi, rest_proxy
 from components.database import Database
 from components.images import DOCKER_DIR, AppImages
 from components.labels import recommended_labels
-from components.options import fixed_name
 from components.service import Service
 from components.service_catalog import SERVICES, SecretRef, Wiring
 from components.supabase import SupabaseConnection
@@ -28,7 +28,7 @@ def docker_config(server: str, username: str, password: str) -> str:
     return json.dumps({"auths": {server: {"username": username, "password": password, "auth": auth}}})
 
 
-class Application(pulumi.ComponentResource):
+class Application(Component):
     """The app Secret, the frontend's nginx config, the images, the data API (bundled PostgreSQL), and one Service
     per enabled catalog entry."""
 
@@ -36,22 +36,24 @@ class Application(pulumi.ComponentResource):
                  databases: dict[str, Database], supabase: SupabaseConnection | None,
                  openai_api_key: pulumi.Input[str], registry_password: pulumi.Input[str] | None,
                  traffic: TrafficGraph, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Application", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("archon:components:Application", name, opts)
+        child = self.child
         labels = recommended_labels("archon", "app", instance, cfg.images.tag)
         enabled = [spec for spec in SERVICES if spec.key in cfg.enabled_services()]
 
         self.secret = k8s.core.v1.Secret(
             f"{name}-secrets", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-app-secrets", namespace=namespace,
                                                                    labels=labels),
-            type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=fixed_name(self))
+            type="Opaque", string_data={"openai-api-key": openai_api_key}, opts=self.fixed_name())
         self.nginx_conf = (DOCKER_DIR / "frontend" / "default.conf").read_text()
         self.nginx = k8s.core.v1.ConfigMap(
             f"{name}-nginx", metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-frontend-nginx", namespace=namespace,
                                                                  labels=labels),
-            data={"default.conf": self.nginx_conf}, opts=fixed_name(self))
+            data={"default.conf": self.nginx_conf}, opts=self.fixed_name())
         self.images = AppImages(f"{name}-images", images=cfg.images, app_source=cfg.app_source, services=enabled,
-                                registry_password=registry_password, opts=child)
+                                registry_password=registry_password,
+                                # Builds live in no namespace: they start at once, beside the namespace baseline.
+                                opts=pulumi.ResourceOptions(parent=self))
 
         # The registry credentials also pull: a dockerconfigjson Secret on every app ServiceAccount.
         pull_secrets: list[pulumi.Input[str]] = []
@@ -64,7 +66,7 @@ class Application(pulumi.ComponentResource):
                                                                         labels=labels),
                 type="kubernetes.io/dockerconfigjson",
                 string_data={".dockerconfigjson": login},
-                opts=fixed_name(self))
+                opts=self.fixed_name())
             pull_secrets.append(self.registry_secret.metadata.name)
         checksums = {key: db.checksum for key, db in databases.items()}
         if supabase is None:  # the bundled PostgreSQL, behind the Supabase API the app talks to
@@ -90,23 +92,20 @@ class Application(pulumi.ComponentResource):
         self.services = {}
         for spec in enabled:
             frontend = spec.key == "frontend"
-            mounts = [w.Mount("nginx-config", "/etc/nginx/conf.d")] if frontend else []
-            volumes = [k8s.core.v1.VolumeArgs(name="nginx-config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=self.nginx.metadata.name))] if frontend else []
+            mounts = ([w.Mount(w.config_map_volume("nginx-config", self.nginx.metadata.name), "/etc/nginx/conf.d")]
+                      if frontend else [])
             config_checksum = {"archon.io/config-checksum": nginx_checksum} if frontend else {}
             sidecars = []
             if spec.reads_data_api and supabase is None:  # the data API in the cluster, through the sidecar
-                proxy, proxy_volume = rest_proxy(self.data_api.proxy_config.metadata.name,
-                                                 cfg.databases.data_api.proxy_resources)
-                sidecars.append(proxy)
-                volumes.append(proxy_volume)
+                sidecars.append(rest_proxy(self.data_api.proxy_config.metadata.name,
+                                           cfg.databases.data_api.proxy_resources))
                 config_checksum = {"archon.io/config-checksum": w.text_digest(self.data_api.proxy_conf)}
             self.services[spec.key] = Service(
                 f"{name}-{spec.key}", spec=spec, settings=getattr(cfg.services, spec.key),
                 image=self.images.refs[spec.key], pull_policy=cfg.images.pull_policy, namespace=namespace,
                 instance=instance, version=cfg.images.tag, env=spec.env(wiring), secret_env=spec.secret_env(wiring),
                 spread=cfg.environment == "production", traffic=traffic,
-                mounts=mounts, volumes=volumes, sidecars=sidecars,
+                mounts=mounts, sidecars=sidecars,
                 pod_annotations={"archon.io/secrets-checksum": secrets_checksum, **config_checksum},
                 pull_secrets=pull_secrets, opts=child)
         self.register_outputs({"services": {key: svc.service.metadata.name for key, svc in self.services.items()}})

@@ -8,13 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
+from components.component import Component
 from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels
 from components.objects import Metadata
-from components.options import fixed_name
 from components.traffic import TrafficGraph
-from stackconfig.model import Backup, Resources
+from stackconfig.model import BackupSettings, Resources
 
 CURL_IMAGE = "curlimages/curl:8.16.0"
 SCRIPT_DIR = "/scripts"
@@ -26,26 +26,24 @@ NEVER = "0 0 31 2 *"  # 31 February: the restore CronJob is only a template for 
 RESTORE_REQUEST = "archon-db-restore-request"  # ConfigMap `make restore` writes: key `file`
 
 
-class Backups(pulumi.ComponentResource):
+class Backups(Component):
     """The backup volume (or S3 credentials), the script, the backup CronJob and the restore Job template."""
 
-    def __init__(self, name: str, *, backup: Backup, script: str, namespace: pulumi.Input[str], instance: str,
+    def __init__(self, name: str, *, backup: BackupSettings, script: str, namespace: pulumi.Input[str], instance: str,
                  postgres: Database | None, qdrant: Database | None, protect: bool, traffic: TrafficGraph,
                  s3_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Backups", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("archon:components:Backups", name, opts)
+        child = self.child
         labels = recommended_labels(NAME, "backup", instance, "1")
 
         meta = Metadata(namespace, labels).named
 
         self.script = k8s.core.v1.ConfigMap(f"{name}-script", metadata=meta(f"{NAME}-script"),
-                                            data={"archon-backup.sh": script}, opts=fixed_name(self))
+                                            data={"archon-backup.sh": script}, opts=self.fixed_name())
         env: dict[str, pulumi.Input[str]] = {"BACKUP_DIR": BACKUP_DIR, "RETENTION_DAYS": str(backup.retention_days)}
         secret_env: dict[str, w.SecretRef] = {}
-        volumes = [k8s.core.v1.VolumeArgs(name="script", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-            name=self.script.metadata.name, default_mode=0o555))]
-        mounts = [w.Mount("script", SCRIPT_DIR)]
+        mounts = [w.Mount(w.config_map_volume("script", self.script.metadata.name, default_mode=0o555), SCRIPT_DIR)]
         writable = [w.WritablePath("/tmp", "64Mi")]
         if backup.s3:
             s3 = backup.s3
@@ -53,7 +51,7 @@ class Backups(pulumi.ComponentResource):
             key_id, key = s3_credentials or ("", "")
             self.s3_secret = k8s.core.v1.Secret(f"{name}-s3", metadata=meta(f"{NAME}-s3"), type="Opaque",
                                                 string_data={"access-key-id": key_id, "secret-access-key": key},
-                                                opts=fixed_name(self))
+                                                opts=self.fixed_name())
             secret_env |= {"AWS_ACCESS_KEY_ID": w.SecretRef(self.s3_secret.metadata.name, "access-key-id"),
                            "AWS_SECRET_ACCESS_KEY": w.SecretRef(self.s3_secret.metadata.name, "secret-access-key")}
             writable.append(w.WritablePath(BACKUP_DIR, backup.storage.size))  # staging area before the upload
@@ -63,11 +61,8 @@ class Backups(pulumi.ComponentResource):
                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                     access_modes=["ReadWriteOnce"], storage_class_name=backup.storage.storage_class,
                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": backup.storage.size})),
-                opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect))
-            volumes.append(k8s.core.v1.VolumeArgs(name="backups", persistent_volume_claim=k8s.core.v1.
-                                                  PersistentVolumeClaimVolumeSourceArgs(
-                                                      claim_name=self.volume.metadata.name)))
-            mounts.append(w.Mount("backups", BACKUP_DIR, read_only=False))
+                opts=self.options(protect=protect, retain_on_delete=protect))
+            mounts.append(w.Mount(w.claim_volume("backups", self.volume.metadata.name), BACKUP_DIR, read_only=False))
 
         # Every container of one backup run names its files after the Job, so `finish` uploads exactly this run.
         run = {"field_env": {"JOB_NAME": "metadata.labels['batch.kubernetes.io/job-name']"},
@@ -102,7 +97,7 @@ class Backups(pulumi.ComponentResource):
             return k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=1, active_deadline_seconds=6 * 3600, ttl_seconds_after_finished=7 * 86400,
                 template=w.pod_template(labels=pod_labels, run_as=POSTGRES.run_as, restart_policy="Never",
-                                        init_containers=init, containers=[main], volumes=volumes)))
+                                        init_containers=init, containers=[main])))
 
         self.cronjob = k8s.batch.v1.CronJob(
             name, metadata=meta(NAME),

@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components import workload as w
 from components.charts import CERT_MANAGER, release_source
+from components.component import Component
 from components.namespace_baseline import pod_security_labels
 from stackconfig.model import Charts
 
@@ -50,13 +51,13 @@ def solver_pod_template() -> dict:
     return {"spec": {"securityContext": dict(POD_SECURITY)}}
 
 
-class CertManager(pulumi.ComponentResource):
+class CertManager(Component):
     """cert-manager (with its CRDs) in its own restricted namespace when asked, and the stack's ClusterIssuer."""
 
     def __init__(self, name: str, *, install: bool, issuer: str, issuer_object: str, acme_email: str,
                  ingress_class: str, replicas: int, charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:CertManager", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("archon:components:CertManager", name, opts)
+        child = self.child
         depends = []
         self.release = None
         if install:
@@ -81,5 +82,5 @@ class CertManager(pulumi.ComponentResource):
         self.issuer = k8s.apiextensions.CustomResource(
             f"{name}-{issuer}", api_version="cert-manager.io/v1", kind="ClusterIssuer",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer_object), spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+            opts=self.options(depends_on=depends))
         self.register_outputs({"issuer": issuer_object})

@@ -18,15 +18,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import workload as w
+from components.component import Component
 from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels, selector_labels
 from components.objects import Metadata, cluster_service, service_ports
-from components.options import fixed_name
 from components.passwords import generated_password
 from components.traffic import TrafficGraph
-from stackconfig.model import DataApi as DataApiSettings
-from stackconfig.model import Resources
+from stackconfig.model import DataApiSettings, Resources
 
 FILES = Path(__file__).resolve().parents[1] / "docker" / "data-api"
 POSTGREST_IMAGE = "postgrest/postgrest:v14.1"
@@ -50,20 +49,17 @@ def service_role_key(jwt_secret: str) -> str:
     return jwt.encode(SERVICE_ROLE_CLAIMS, jwt_secret, algorithm="HS256")
 
 
-def rest_proxy(config_map: pulumi.Input[str], resources: Resources) -> tuple[w.Container, k8s.core.v1.VolumeArgs]:
+def rest_proxy(config_map: pulumi.Input[str], resources: Resources) -> w.Container:
     """The sidecar a reader of the database runs: nginx mapping localhost:8000/rest/v1/ onto archon-data-api."""
-    volume = k8s.core.v1.VolumeArgs(name="rest-proxy", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-        name=config_map))
-    container = w.Container(
+    return w.Container(
         name="rest-proxy", image=PROXY_IMAGE, resources=resources, run_as=w.RunAs(101, 101),
         ports={"rest-proxy": PROXY_PORT}, writable_paths=[w.WritablePath("/tmp", "16Mi")],
-        mounts=[w.Mount("rest-proxy", "/etc/nginx/conf.d")],
+        mounts=[w.Mount(w.config_map_volume("rest-proxy", config_map), "/etc/nginx/conf.d")],
         probes=w.Probes(readiness=w.Probe(http_path="/healthz", port="rest-proxy"),
                         liveness=w.Probe(tcp=True, port="rest-proxy", period_seconds=20)))
-    return container, volume
 
 
-class DataApi(pulumi.ComponentResource):
+class DataApi(Component):
     """PostgREST, the roles and schema Job, the service key the app reads, and its readers' proxy config."""
 
     secret_name: pulumi.Output[str]
@@ -71,9 +67,9 @@ class DataApi(pulumi.ComponentResource):
     def __init__(self, name: str, *, settings: DataApiSettings, postgres: Database, schema_image: pulumi.Input[str],
                  traffic: TrafficGraph, namespace: pulumi.Input[str], instance: str, rotation: int, protect: bool,
                  pull_secrets: Sequence[pulumi.Input[str]] = (), opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:DataApi", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=protect)
+        super().__init__("archon:components:DataApi", name, opts)
+        child = self.child
+        keep = self.options(protect=protect)
         labels = recommended_labels(NAME, "data-api", instance, POSTGREST_VERSION)
         selector = selector_labels(labels)
 
@@ -90,7 +86,7 @@ class DataApi(pulumi.ComponentResource):
                   "service-key": service_key, "db-uri": db_uri}
         self.secret = k8s.core.v1.Secret(
             f"{name}-credentials", metadata=meta(f"{NAME}-credentials"), type="Opaque", string_data=values,
-            opts=fixed_name(self, protect=protect))
+            opts=self.fixed_name(protect=protect))
         self.secret_name = self.secret.metadata.name
         self.checksum = w.digest(values)
         secret = self.secret_name
@@ -98,13 +94,12 @@ class DataApi(pulumi.ComponentResource):
         self.files = k8s.core.v1.ConfigMap(
             f"{name}-files", metadata=meta(f"{NAME}-files"),
             data={"roles.sql": (FILES / "roles.sql").read_text(), "migrate.sh": (FILES / "migrate.sh").read_text()},
-            opts=fixed_name(self))
-        files_volume = k8s.core.v1.VolumeArgs(name="files", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-            name=self.files.metadata.name, default_mode=0o444))
+            opts=self.fixed_name())
+        files_volume = w.config_map_volume("files", self.files.metadata.name, default_mode=0o444)
         self.proxy_conf = PROXY_CONF.read_text()
         self.proxy_config = k8s.core.v1.ConfigMap(
             f"{name}-proxy", metadata=meta(f"{NAME}-proxy"), data={"default.conf": self.proxy_conf},
-            opts=fixed_name(self))
+            opts=self.fixed_name())
 
         # The schema Job: Archon's migration/ folder out of the server image, then psql from the PostgreSQL image.
         # A new server image or new credentials make a new Job (its template changes), which runs again.
@@ -119,7 +114,7 @@ class DataApi(pulumi.ComponentResource):
             secret_env={"PGPASSWORD": w.SecretRef(postgres.secret_name, "password"),
                         "AUTHENTICATOR_PASSWORD": w.SecretRef(secret, "authenticator-password")},
             writable_paths=[w.WritablePath("/tmp", "16Mi")],
-            mounts=[w.Mount("files", SQL_DIR), w.Mount(w.scratch_volume_name("schema", schema_out), SCHEMA_DIR)])
+            mounts=[w.Mount(files_volume, SQL_DIR), w.Mount(w.scratch("schema", schema_out), SCHEMA_DIR)])
         job_labels = recommended_labels(MIGRATE, "data-api", instance, POSTGREST_VERSION)
         self.migration = k8s.batch.v1.Job(
             f"{name}-migrate", metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace, labels=job_labels),
@@ -128,10 +123,9 @@ class DataApi(pulumi.ComponentResource):
                 template=w.pod_template(
                     labels=job_labels, annotations={"archon.io/secrets-checksum": self.checksum},
                     run_as=POSTGRES.run_as, restart_policy="OnFailure", init_containers=[copy_schema],
-                    containers=[migrate], volumes=[files_volume],
+                    containers=[migrate],
                     image_pull_secrets=pull_secrets)),  # the init container runs the app's server image
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="35m",
-                                                                                            update="35m")))
+            opts=self.options(custom_timeouts=pulumi.CustomTimeouts(create="35m", update="35m")))
 
         postgrest = w.Container(
             name="postgrest", image=POSTGREST_IMAGE, resources=settings.resources, run_as=w.RunAs(1000, 1000),
@@ -157,7 +151,7 @@ class DataApi(pulumi.ComponentResource):
                 template=w.pod_template(
                     labels=labels, annotations={"archon.io/secrets-checksum": self.checksum},
                     run_as=w.RunAs(1000, 1000), containers=[postgrest], termination_grace_period_seconds=30)),
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=w.rollout_timeouts(probes)))
+            opts=self.options(custom_timeouts=w.rollout_timeouts(probes)))
         self.service = cluster_service(f"{name}-service", meta(NAME), selector,
                                        service_ports([postgrest], only=("http",)), child)
         if settings.replicas > 1:

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
+from components.component import Component
 from components.database_engines import (
     CREDENTIALS_DIR,
     POSTGRES_EXTENSIONS,
@@ -15,9 +16,8 @@ from components.database_engines import (
 )
 from components.labels import recommended_labels, selector_labels
 from components.objects import Metadata, cluster_service, service_ports
-from components.options import fixed_name
 from components.passwords import generated_password
-from components.stateful import DATA, stateful_set
+from components.stateful import DATA_VOLUME, stateful_set
 from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from stackconfig.model import DatabaseSettings, Resources
@@ -26,7 +26,7 @@ EXPORTER_RESOURCES = Resources.model_validate({"requests": {"cpu": "10m", "memor
                                                "limits": {"cpu": "100m", "memory": "64Mi"}})
 
 
-class Database(pulumi.ComponentResource):
+class Database(Component):
     """A hardened StatefulSet with its credentials Secret, Services, NetworkPolicy and (when replicated) PDB."""
 
     host: pulumi.Output[str]
@@ -36,10 +36,10 @@ class Database(pulumi.ComponentResource):
     def __init__(self, name: str, *, engine: Engine, settings: DatabaseSettings, namespace: pulumi.Input[str],
                  instance: str, rotation: int, protect: bool, traffic: TrafficGraph,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Database", name, None, opts)
+        super().__init__("archon:components:Database", name, opts)
         self.engine = engine
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=protect)
+        child = self.child
+        keep = self.options(protect=protect)
         labels = recommended_labels(engine.name, "database", instance, engine.version)
         selector = selector_labels(labels)
 
@@ -52,7 +52,7 @@ class Database(pulumi.ComponentResource):
             values["auth.conf"] = generated["password"].apply(lambda pw: f"requirepass {pw}\n")
         self.secret = k8s.core.v1.Secret(
             f"{name}-credentials", metadata=meta(f"{engine.name}-credentials"), type="Opaque",
-            string_data=values, opts=fixed_name(self, protect=protect))
+            string_data=values, opts=self.fixed_name(protect=protect))
         self.secret_name = self.secret.metadata.name
         self.secret_keys = sorted(values)
         # What the credentials are, as a digest its readers put on their pod templates: the Secret keeps its name
@@ -60,31 +60,25 @@ class Database(pulumi.ComponentResource):
         self.checksum = w.digest(values)  # secret, as what it digests: the engine shows it as [secret]
 
         annotations = {"archon.io/credentials-rotation": str(rotation)}
-        volumes = []
-        mounts = [w.Mount(DATA, engine.data_path, read_only=False)]
-        if engine.reads_credential_files or (engine.exporter and engine.exporter.reads_credential_files):
-            volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=self.secret_name, default_mode=0o440)))
+        mounts = [w.Mount(DATA_VOLUME, engine.data_path, read_only=False)]
+        credentials = w.secret_volume("credentials", self.secret_name, default_mode=0o440)
         if engine.reads_credential_files:
-            mounts.append(w.Mount("credentials", CREDENTIALS_DIR))
+            mounts.append(w.Mount(credentials, CREDENTIALS_DIR))
         if engine.key == "redis":
             # Not in the (protected) credentials Secret: a memory change must not replace what holds the password.
             conf = _redis_conf(limit_mib(settings, 0.75))
             self.config = k8s.core.v1.ConfigMap(
                 f"{name}-config", metadata=meta(f"{engine.name}-config"), data={"redis.conf": conf},
-                opts=fixed_name(self))
-            volumes.append(k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=self.config.metadata.name)))
-            mounts.append(w.Mount("config", REDIS_CONFIG_DIR))
+                opts=self.fixed_name())
+            mounts.append(w.Mount(w.config_map_volume("config", self.config.metadata.name), REDIS_CONFIG_DIR))
             # The ConfigMap keeps its name when replaced, so the pods roll on its content instead.
             annotations["archon.io/config-checksum"] = w.text_digest(conf)
         if engine.key == "postgres":
             self.init_scripts = k8s.core.v1.ConfigMap(
                 f"{name}-init", metadata=meta(f"{engine.name}-init"), data={"01-extensions.sql": _extensions_sql()},
-                opts=fixed_name(self))
-            volumes.append(k8s.core.v1.VolumeArgs(name="initdb", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=self.init_scripts.metadata.name)))
-            mounts.append(w.Mount("initdb", "/docker-entrypoint-initdb.d"))
+                opts=self.fixed_name())
+            mounts.append(w.Mount(w.config_map_volume("initdb", self.init_scripts.metadata.name),
+                                  "/docker-entrypoint-initdb.d"))
 
         containers = [w.Container(
             name=engine.key, image=engine.image, resources=settings.resources, probes=engine.probes,
@@ -98,7 +92,7 @@ class Database(pulumi.ComponentResource):
                 name=exporter.name, image=exporter.image, resources=EXPORTER_RESOURCES, run_as=exporter.run_as,
                 ports={"http-metrics": exporter.port}, env=exporter.env,
                 secret_env={k: w.SecretRef(self.secret_name, v) for k, v in exporter.secret_env.items()},
-                mounts=[w.Mount("credentials", CREDENTIALS_DIR)] if exporter.reads_credential_files else [],
+                mounts=[w.Mount(credentials, CREDENTIALS_DIR)] if exporter.reads_credential_files else [],
                 probes=w.Probes(readiness=w.Probe(http_path="/", port="http-metrics"),
                                 liveness=w.Probe(tcp=True, port="http-metrics"))))
             annotations.update(scrape_annotations(exporter.port))
@@ -108,7 +102,7 @@ class Database(pulumi.ComponentResource):
         self.statefulset, self.headless = stateful_set(
             name, engine.name, Metadata(namespace, labels), selector, replicas=settings.replicas,
             pod={"labels": labels, "annotations": annotations, "containers": containers, "run_as": engine.run_as,
-                 "volumes": volumes, "termination_grace_period_seconds": engine.termination_grace_period_seconds},
+                 "termination_grace_period_seconds": engine.termination_grace_period_seconds},
             storage=settings.storage, claim_labels=selector, protect=protect, opts=child,
             timeouts=w.rollout_timeouts(engine.probes))
 

@@ -9,13 +9,12 @@ import yaml
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent
-from components.options import fixed_name
 from components.passwords import generated_password
 from components.traffic import TrafficGraph
 from monitoring import ports
 from monitoring.configs import scrape_annotations
 from monitoring.grafana import DASHBOARDS_MOUNT, dashboard_provider, dashboards, datasources
-from stackconfig.model import Grafana as GrafanaSettings
+from stackconfig.model import GrafanaSettings
 
 GRAFANA_IMAGE, GRAFANA_VERSION = "grafana/grafana:13.2.0", "13.2.0"
 GRAFANA_USER = w.RunAs(472, 472, 472)
@@ -36,7 +35,7 @@ class Grafana(NamespacedComponent):
         self.admin_secret = k8s.core.v1.Secret(
             "grafana-admin", metadata=self._meta("archon-grafana-admin", labels), type="Opaque",
             string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=pulumi.ResourceOptions.merge(self.child, fixed_name(self)))
+            opts=self.fixed_name())
         provisioning = k8s.core.v1.ConfigMap(
             "archon-grafana-provisioning", metadata=self._autonamed(labels),
             data={"datasources.yaml": yaml.safe_dump(datasources(prometheus_url, loki_url), sort_keys=False),
@@ -44,6 +43,7 @@ class Grafana(NamespacedComponent):
         boards = k8s.core.v1.ConfigMap("archon-grafana-dashboards", metadata=self._autonamed(labels),
                                        data=dashboards(), opts=self.child)
         secret = self.admin_secret.metadata.name
+        provisioned = w.config_map_volume("provisioning", provisioning.metadata.name)
         container = w.Container(
             name="grafana", image=GRAFANA_IMAGE, resources=settings.resources, ports={"http": ports.GRAFANA},
             env={"GF_PATHS_DATA": "/var/lib/grafana", "GF_PATHS_PROVISIONING": PROVISIONING,
@@ -57,13 +57,9 @@ class Grafana(NamespacedComponent):
                             liveness=w.Probe(tcp=True, initial_delay_seconds=60, failure_threshold=10)),
             writable_paths=[w.WritablePath("/tmp", "64Mi"), w.WritablePath("/var/lib/grafana", "512Mi"),
                             w.WritablePath("/var/lib/grafana-search", "256Mi")],
-            mounts=[w.Mount("provisioning", f"{PROVISIONING}/datasources/archon.yaml", sub_path="datasources.yaml"),
-                    w.Mount("provisioning", f"{PROVISIONING}/dashboards/archon.yaml", sub_path="dashboards.yaml"),
-                    w.Mount("dashboards", DASHBOARDS_MOUNT)])
-        volumes = [k8s.core.v1.VolumeArgs(name="provisioning", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                       name=provisioning.metadata.name)),
-                   k8s.core.v1.VolumeArgs(name="dashboards", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                       name=boards.metadata.name))]
+            mounts=[w.Mount(provisioned, f"{PROVISIONING}/datasources/archon.yaml", sub_path="datasources.yaml"),
+                    w.Mount(provisioned, f"{PROVISIONING}/dashboards/archon.yaml", sub_path="dashboards.yaml"),
+                    w.Mount(w.config_map_volume("dashboards", boards.metadata.name), DASHBOARDS_MOUNT)])
         k8s.apps.v1.Deployment("grafana", metadata=self._meta("archon-grafana", labels, w.controller_annotations()),
                                spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
@@ -72,7 +68,7 @@ class Grafana(NamespacedComponent):
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
             template=w.pod_template(labels=labels, annotations=scrape_annotations(ports.GRAFANA),
                                     containers=[container],
-                                    run_as=GRAFANA_USER, volumes=volumes)),
+                                    run_as=GRAFANA_USER)),
             opts=self.child)
         self._service("grafana-service", "archon-grafana", labels, container)
         self._policy("grafana-traffic", "archon-grafana", labels)

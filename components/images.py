@@ -8,6 +8,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from components.component import Component
 from components.service_catalog import AppService
 from stackconfig.model import Images
 
@@ -15,14 +16,14 @@ DOCKER_DIR = Path(__file__).resolve().parents[1] / "docker"
 DOCKERFILES = "docker"  # DOCKER_DIR, as the build inputs name it: relative to the project directory
 
 
-class AppImages(pulumi.ComponentResource):
+class AppImages(Component):
     """One image reference per service: the build's repo digest, or the configured prebuilt reference."""
 
     refs: dict[str, pulumi.Input[str]]
 
     def __init__(self, name: str, *, images: Images, app_source: str | None, services: list[AppService],
                  registry_password: pulumi.Input[str] | None, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:AppImages", name, None, opts)
+        super().__init__("archon:components:AppImages", name, opts)
         self.refs = {}
         registry = None
         if registry_password is not None:
@@ -47,7 +48,7 @@ class AppImages(pulumi.ComponentResource):
                     else None),
                 registry=registry,
                 skip_push=images.skip_push,
-                opts=pulumi.ResourceOptions(parent=self))
+                opts=self.child)
             # A pushed image is deployed by digest; an unpushed one (local clusters) only has its name.
             self.refs[spec.key] = image.image_name if images.skip_push else image.repo_digest
         self.register_outputs({"images": self.refs})

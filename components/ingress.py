@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.component import Component
 from components.labels import recommended_labels
 from components.objects import Metadata
 from components.service_catalog import BY_KEY
@@ -39,7 +40,7 @@ def middlewares(cfg: StackConfig) -> dict[str, dict]:
     }
 
 
-class Ingress(pulumi.ComponentResource):
+class Ingress(Component):
     """Certificate, middlewares, the app Ingress and the optional Grafana Ingress, and the HTTP-01 solver's way in.
 
     Nothing waits for the certificate: until cert-manager issues it, Traefik serves its default certificate, and a
@@ -49,13 +50,10 @@ class Ingress(pulumi.ComponentResource):
     urls: dict[str, str]
 
     def __init__(self, name: str, *, cfg: StackConfig, namespace: pulumi.Input[str], instance: str,
-                 issuer: str, traffic: TrafficGraph, after: list[pulumi.Resource],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Ingress", name, None, opts)
-        # Children wait for `after` themselves (the CRDs' releases, the services): a component's own
-        # depends_on does not reach its children.
-        self._after = list(after)
-        child = pulumi.ResourceOptions(parent=self, depends_on=self._after)
+                 issuer: str, traffic: TrafficGraph, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Its children wait for what the component waits for (the CRDs' releases, the services).
+        super().__init__("archon:components:Ingress", name, opts)
+        child = self.child
         ingress = cfg.ingress
         labels = recommended_labels("archon-ingress", "ingress", instance, cfg.images.tag)
         traefik = ingress.class_name == "traefik" or ingress.install_controller
@@ -106,7 +104,7 @@ class Ingress(pulumi.ComponentResource):
             resource, metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-acme-http01-solver", namespace=namespace,
                                                           labels=labels),
             spec=traffic.policy(SOLVER, types=("Ingress",)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self._after))
+            opts=self.child)
 
     def _ingress(self, resource: str, object_name: str, cfg: StackConfig, namespace: pulumi.Input[str],
                  labels: dict, host: str, routes: dict, chain: list[str], traefik: bool) -> k8s.networking.v1.Ingress:
@@ -133,8 +131,7 @@ class Ingress(pulumi.ComponentResource):
                 tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=TLS_SECRET)],
                 rules=[k8s.networking.v1.IngressRuleArgs(host=host, http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                     paths=paths))]),
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[*self._after, self.certificate, *self.middlewares.values()]))
+            opts=self.options(depends_on=[self.certificate, *self.middlewares.values()]))
 
 
 def _published_address(status) -> str | None:

@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components import workload as w
 from components.charts import TRAEFIK, release_source
+from components.component import Component
 from components.namespace_baseline import pod_security_labels
 from stackconfig.model import Charts, ControllerSettings
 
@@ -47,15 +48,15 @@ def chart_values(class_name: str, settings: ControllerSettings) -> dict:
     }
 
 
-class IngressController(pulumi.ComponentResource):
+class IngressController(Component):
     """Traefik in its own restricted namespace; nothing when an existing ingress class is used."""
 
     def __init__(self, name: str, *, install: bool, namespace: str, class_name: str, settings: ControllerSettings,
                  charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:IngressController", name, None, opts)
+        super().__init__("archon:components:IngressController", name, opts)
         self.release = None
         if install:
-            child = pulumi.ResourceOptions(parent=self)
+            child = self.child
             self.namespace = k8s.core.v1.Namespace(
                 f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace,
                                                                          labels=pod_security_labels()),

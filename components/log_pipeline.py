@@ -9,13 +9,13 @@ import yaml
 from components import workload as w
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent, token_exemption
-from components.stateful import DATA
+from components.stateful import DATA_VOLUME
 from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from monitoring.logs import ALLOY_STORAGE, LOKI_DATA, alloy_config, loki_config
 from monitoring.ports import ALLOY as ALLOY_PORT
 from monitoring.ports import LOKI as LOKI_PORT
-from stackconfig.model import Monitoring as MonitoringSettings
+from stackconfig.model import MonitoringSettings
 
 LOKI_IMAGE, LOKI_VERSION = "grafana/loki:3.7.6", "3.7.6"
 ALLOY_IMAGE, ALLOY_VERSION = "grafana/alloy:v1.18.1", "v1.18.1"
@@ -46,11 +46,10 @@ class LogPipeline(NamespacedComponent):
                             liveness=w.Probe(http_path="/loki/api/v1/status/buildinfo", period_seconds=30,
                                              failure_threshold=10)),
             writable_paths=[w.WritablePath("/tmp", "64Mi")],
-            mounts=[w.Mount(DATA, LOKI_DATA, read_only=False), w.Mount("config", "/etc/loki/config")])
-        volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-            name=config.metadata.name))]
+            mounts=[w.Mount(DATA_VOLUME, LOKI_DATA, read_only=False),
+                    w.Mount(w.config_map_volume("config", config.metadata.name), "/etc/loki/config")])
         storage = settings.storage.model_copy(update={"size": settings.loki.storage_size})
-        self._statefulset("loki", "archon-loki", labels, container, volumes, storage, protect, run_as=LOKI_USER,
+        self._statefulset("loki", "archon-loki", labels, container, storage, protect, run_as=LOKI_USER,
                           pod_annotations=scrape_annotations(LOKI_PORT))
         self._service("loki-service", "archon-loki", labels, container)
         self._policy("loki-traffic", "archon-loki", labels)
@@ -75,9 +74,8 @@ class LogPipeline(NamespacedComponent):
                   f"--server.http.listen-addr=0.0.0.0:{ALLOY_PORT}", "--disable-reporting"],
             probes=w.Probes(readiness=w.Probe(http_path="/-/ready", initial_delay_seconds=10),
                             liveness=w.Probe(tcp=True, period_seconds=30, failure_threshold=5)),
-            writable_paths=[w.WritablePath("/tmp", "256Mi")], mounts=[w.Mount("config", "/etc/alloy")])
-        volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-            name=config.metadata.name))]
+            writable_paths=[w.WritablePath("/tmp", "256Mi")],
+            mounts=[w.Mount(w.config_map_volume("config", config.metadata.name), "/etc/alloy")])
         # One replica: without Alloy clustering, a second one would ship every line twice.
         k8s.apps.v1.Deployment("alloy", metadata=self._meta("archon-alloy", labels,
                                                             w.controller_annotations(token_exemption("Grafana Alloy"))),
@@ -85,7 +83,7 @@ class LogPipeline(NamespacedComponent):
             replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(labels)),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
             template=w.pod_template(labels=labels, annotations=scrape_annotations(ALLOY_PORT),
-                                    containers=[container], run_as=ALLOY_USER, volumes=volumes,
+                                    containers=[container], run_as=ALLOY_USER,
                                     service_account_name=account.metadata.name,
                                     automount_service_account_token=True)),
             opts=self.child)

@@ -13,14 +13,12 @@ from components.grafana import Grafana
 from components.labels import recommended_labels, selector_labels
 from components.log_pipeline import LogPipeline
 from components.monitoring_base import NOBODY, NamespacedComponent, token_exemption
-from components.stateful import DATA
+from components.stateful import DATA_VOLUME
 from components.traffic import TrafficGraph
 from monitoring import ports
 from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
 from monitoring.targets import ScrapeTarget, monitor_spec, operator_targets
-from stackconfig.model import ALERTMANAGER_STORAGE
-from stackconfig.model import Monitoring as MonitoringSettings
-from stackconfig.model import Operator as OperatorSettings
+from stackconfig.model import ALERTMANAGER_STORAGE, MonitoringSettings, OperatorSettings
 
 PROMETHEUS_IMAGE, PROMETHEUS_VERSION = "prom/prometheus:v3.14.0", "v3.14.0"
 ALERTMANAGER_IMAGE, ALERTMANAGER_VERSION = "prom/alertmanager:v0.34.0", "v0.34.0"
@@ -145,13 +143,10 @@ class Monitoring(NamespacedComponent):
                             liveness=w.Probe(http_path="/-/healthy", period_seconds=15, timeout_seconds=10),
                             startup=w.Probe(http_path="/-/ready", period_seconds=5, failure_threshold=120)),
             writable_paths=[w.WritablePath("/tmp", "64Mi")],
-            mounts=[w.Mount(DATA, "/prometheus", read_only=False), w.Mount("config", "/etc/prometheus/config"),
-                    w.Mount("rules", RULES_MOUNT)])
-        volumes = [k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                       name=config_map.metadata.name)),
-                   k8s.core.v1.VolumeArgs(name="rules", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                       name=rules.metadata.name))]
-        self._statefulset("prometheus", "archon-prometheus", labels, container, volumes, settings.storage, protect,
+            mounts=[w.Mount(DATA_VOLUME, "/prometheus", read_only=False),
+                    w.Mount(w.config_map_volume("config", config_map.metadata.name), "/etc/prometheus/config"),
+                    w.Mount(w.config_map_volume("rules", rules.metadata.name), RULES_MOUNT)])
+        self._statefulset("prometheus", "archon-prometheus", labels, container, settings.storage, protect,
                           account=account, annotations=token_exemption("Prometheus service discovery"))
         self._service("prometheus-service", "archon-prometheus", labels, container)
         self._policy("prometheus-traffic", "archon-prometheus", labels)
@@ -185,10 +180,9 @@ class Monitoring(NamespacedComponent):
             probes=w.Probes(readiness=w.Probe(http_path="/-/ready", period_seconds=10),
                             liveness=w.Probe(http_path="/-/healthy", period_seconds=20)),
             writable_paths=[w.WritablePath("/tmp", "16Mi")],
-            mounts=[w.Mount(DATA, "/alertmanager", read_only=False), w.Mount("config", "/etc/alertmanager")])
-        volumes = [k8s.core.v1.VolumeArgs(name="config", secret=k8s.core.v1.SecretVolumeSourceArgs(
-            secret_name=config.metadata.name, default_mode=0o440))]
+            mounts=[w.Mount(DATA_VOLUME, "/alertmanager", read_only=False),
+                    w.Mount(w.secret_volume("config", config.metadata.name, default_mode=0o440), "/etc/alertmanager")])
         storage = settings.storage.model_copy(update={"size": ALERTMANAGER_STORAGE})
-        self._statefulset("alertmanager", "archon-alertmanager", labels, container, volumes, storage, protect)
+        self._statefulset("alertmanager", "archon-alertmanager", labels, container, storage, protect)
         self._service("alertmanager-service", "archon-alertmanager", labels, container)
         self._policy("alertmanager-traffic", "archon-alertmanager", labels)

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
+from components.component import Component
 from components.labels import selector_labels
 from components.objects import Metadata, cluster_service, service_ports
 from components.stateful import stateful_set
@@ -22,17 +23,14 @@ def token_exemption(what: str) -> dict[str, str]:
             "checkov.io/skip1": f"CKV_K8S_38={reason}"}
 
 
-class NamespacedComponent(pulumi.ComponentResource):
+class NamespacedComponent(Component):
     """A ComponentResource whose children live in one namespace and share its helpers."""
 
     def __init__(self, type_: str, name: str, *, namespace: str, instance: str, traffic: TrafficGraph,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(type_, name, None, opts)
-        # The namespace comes as a plain name (the config builders format it into strings), so what the
-        # component was told to wait for (the namespace baseline) is handed down to every child: a component's
-        # own depends_on does not reach them, and without it they would race the Namespace on up and destroy.
-        after = opts.depends_on if opts else None
-        self.child = pulumi.ResourceOptions(parent=self, depends_on=after)
+        # The namespace comes as a plain name (the config builders format it into strings), so the children's
+        # order comes from what the component waits for (the namespace baseline), handed down by Component.
+        super().__init__(type_, name, opts)
         self.namespace, self.instance, self.traffic = namespace, instance, traffic
 
     def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
@@ -54,14 +52,14 @@ class NamespacedComponent(pulumi.ComponentResource):
                                         spec=self.traffic.policy(labels[APP], selector_labels(labels)),
                                         opts=self.child)
 
-    def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, volumes: list,
-                     storage, protect: bool, account: k8s.core.v1.ServiceAccount | None = None,
+    def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, storage,
+                     protect: bool, account: k8s.core.v1.ServiceAccount | None = None,
                      annotations: dict | None = None, run_as: w.RunAs = NOBODY,
                      pod_annotations: dict | None = None) -> None:
         """One replica on its volume, named through the app's ClusterIP Service (`object_name`)."""
         stateful_set(
             resource, object_name, Metadata(self.namespace, labels), selector_labels(labels), replicas=1,
             pod={"labels": labels, "annotations": pod_annotations, "containers": [container], "run_as": run_as,
-                 "volumes": volumes, "service_account_name": account.metadata.name if account else None,
+                 "service_account_name": account.metadata.name if account else None,
                  "automount_service_account_token": account is not None},
             storage=storage, protect=protect, opts=self.child, service=object_name, annotations=annotations)

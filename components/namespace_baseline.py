@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.component import Component
 from components.labels import MANAGED_BY, PART_OF
 from components.objects import Metadata
 from components.traffic import EVERY_POD, TrafficGraph
-from stackconfig.model import LimitRange, Quota
+from stackconfig.model import LimitRangeSettings, QuotaSettings
 
 # Pod Security Admission profile and the version it is pinned to: the oldest Kubernetes the stack
 # is validated against, so a cluster upgrade never tightens or loosens enforcement by surprise.
@@ -27,16 +26,15 @@ def pod_security_labels(level: str = PSA_LEVEL, version: str = PSA_VERSION) -> d
     return labels
 
 
-class NamespaceBaseline(pulumi.ComponentResource):
+class NamespaceBaseline(Component):
     """Namespace with Pod Security Admission labels, quota, limit range, default-deny and allow-DNS policies."""
 
     namespace_name: pulumi.Output[str]
 
-    def __init__(self, name: str, *, namespace: str, environment: str, quota: Quota, limit_range: LimitRange,
-                 protect: bool, traffic: TrafficGraph, after: Sequence[pulumi.Resource] = (),
+    def __init__(self, name: str, *, namespace: str, environment: str, quota: QuotaSettings,
+                 limit_range: LimitRangeSettings, protect: bool, traffic: TrafficGraph,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:NamespaceBaseline", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("archon:components:NamespaceBaseline", name, opts)
         labels = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY,
                   "archon.io/environment": environment}
 
@@ -44,11 +42,13 @@ class NamespaceBaseline(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels={**labels, **pod_security_labels()}),
-            # `after` (cert-manager): what must outlive the namespace on destroy, for the finalizers it removes.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                protect=protect, retain_on_delete=protect, depends_on=list(after))),
+            # What the component waits for (cert-manager) must outlive the namespace on destroy, for the finalizers
+            # it removes.
+            opts=self.options(protect=protect, retain_on_delete=protect),
         )
         ns = self.namespace.metadata.name
+        # Everything else waits for the Namespace only (the baseline's dependents wait for all of it).
+        child = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
 
         meta = Metadata(ns, labels).named
 

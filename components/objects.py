@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.options import fixed_name
+from components.options import replaced_first
 from components.workload import Container
 
 meta = k8s.meta.v1
@@ -51,4 +51,4 @@ def cluster_service(resource: str, metadata: meta.ObjectMetaArgs, selector: Mapp
                                  ports=ports) if headless
             else core.ServiceSpecArgs(type="ClusterIP", selector=dict(selector), ports=ports))
     return core.Service(resource, metadata=metadata, spec=spec,
-                        opts=pulumi.ResourceOptions.merge(opts, fixed_name(opts.parent)))
+                        opts=replaced_first(opts))

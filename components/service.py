@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
+from components.component import Component
 from components.labels import recommended_labels, selector_labels
 from components.objects import Metadata, cluster_service, service_ports
 from components.service_catalog import AppService
@@ -17,19 +18,19 @@ from stackconfig.model import ServiceSettings
 REVISION_HISTORY = 5
 
 
-class Service(pulumi.ComponentResource):
+class Service(Component):
     """Deployment (maxUnavailable 0), ClusterIP Service, ServiceAccount, HPA, PDB and NetworkPolicy for a service."""
 
     def __init__(self, name: str, *, spec: AppService, settings: ServiceSettings, image: pulumi.Input[str],
                  pull_policy: str, namespace: pulumi.Input[str], instance: str, version: str,
                  env: Mapping[str, pulumi.Input[str]], secret_env: Mapping[str, w.SecretRef], spread: bool,
                  traffic: TrafficGraph,
-                 mounts: Sequence[w.Mount] = (), volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
+                 mounts: Sequence[w.Mount] = (),
                  pod_annotations: Mapping[str, pulumi.Input[str]] | None = None,
                  pull_secrets: Sequence[pulumi.Input[str]] = (), sidecars: Sequence[w.Container] = (),
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Service", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("archon:components:Service", name, opts)
+        child = self.child
         labels = recommended_labels(spec.name, spec.key, instance, version)
         selector = selector_labels(labels)
         scaling = settings.autoscaling
@@ -70,12 +71,11 @@ class Service(pulumi.ComponentResource):
                         max_unavailable=0, max_surge=settings.max_surge)),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 template=w.pod_template(labels=labels, annotations=pod_annotations, containers=[container, *sidecars],
-                                        run_as=spec.run_as, volumes=volumes,
+                                        run_as=spec.run_as,
                                         service_account_name=self.account.metadata.name,
                                         topology_spread_constraints=spread_constraints,
                                         termination_grace_period_seconds=30)),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                custom_timeouts=w.rollout_timeouts(probes))))
+            opts=self.options(custom_timeouts=w.rollout_timeouts(probes)))
         self.service = cluster_service(f"{name}-service", meta(spec.name), selector,
                                        service_ports([container], at={"http": spec.service_port}), child)
         if autoscaled:

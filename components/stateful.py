@@ -11,10 +11,11 @@ import pulumi_kubernetes as k8s
 
 from components import workload as w
 from components.objects import Metadata, cluster_service, service_ports
-from components.options import fixed_name
+from components.options import replaced_first
 from stackconfig.model import Storage
 
 DATA = "data"  # the claim template, and the volume the pods mount it as
+DATA_VOLUME = w.claim_template(DATA)
 
 
 def stateful_set(resource: str, name: str, meta: Metadata, selector: Mapping[str, str], *, replicas: int,
@@ -42,12 +43,11 @@ def stateful_set(resource: str, name: str, meta: Metadata, selector: Mapping[str
             persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
                 when_deleted="Retain", when_scaled="Retain"),
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),
-            template=w.pod_template(claim_volumes=[DATA], **pod),
+            template=w.pod_template(claim_templates=[DATA], **pod),
             volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=DATA, labels=dict(claim_labels) if claim_labels else None),
                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                     access_modes=["ReadWriteOnce"], storage_class_name=storage.storage_class,
                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage.size})))]),
-        opts=pulumi.ResourceOptions.merge(opts, fixed_name(opts.parent, protect=protect, retain_on_delete=protect,
-                                                           custom_timeouts=timeouts)))
+        opts=replaced_first(opts, protect=protect, retain_on_delete=protect, custom_timeouts=timeouts))
     return statefulset, headless

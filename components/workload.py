@@ -200,13 +200,58 @@ class ConfigRef:
 
 
 @dataclass(frozen=True)
-class Mount:
-    """A mount of a volume the pod declares (ConfigMap, Secret, PVC); read-only unless said."""
+class Volume:
+    """A volume of a pod, made by config_map_volume, secret_volume, claim_volume, claim_template or scratch.
 
-    volume: str
+    `source` is what the pod declares; None for a StatefulSet's claim template or another container's scratch
+    space, which the pod gets elsewhere (`kind` says which)."""
+
+    name: str
+    source: core.VolumeArgs | None = None
+    kind: str = "declared"  # declared | claim-template | scratch
+
+
+def config_map_volume(name: str, config_map: pulumi.Input[str], default_mode: int | None = None) -> Volume:
+    """A ConfigMap's keys as files."""
+    return Volume(name, core.VolumeArgs(name=name, config_map=core.ConfigMapVolumeSourceArgs(
+        name=config_map, default_mode=default_mode)))
+
+
+def secret_volume(name: str, secret: pulumi.Input[str], default_mode: int | None = None) -> Volume:
+    """A Secret's keys as files."""
+    return Volume(name, core.VolumeArgs(name=name, secret=core.SecretVolumeSourceArgs(
+        secret_name=secret, default_mode=default_mode)))
+
+
+def claim_volume(name: str, claim: pulumi.Input[str]) -> Volume:
+    """A PersistentVolumeClaim that exists on its own."""
+    return Volume(name, core.VolumeArgs(name=name, persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
+        claim_name=claim)))
+
+
+def claim_template(name: str) -> Volume:
+    """The claim a StatefulSet's volumeClaimTemplates give each of its pods."""
+    return Volume(name, kind="claim-template")
+
+
+def scratch(container: str, path: WritablePath) -> Volume:
+    """The emptyDir behind another container's writable path in the same pod (an init container's output)."""
+    return Volume(scratch_volume_name(container, path), kind="scratch")
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount of a volume, which the pod then declares; read-only unless said."""
+
+    volume: Volume
     path: str
     read_only: bool = True
     sub_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.volume, Volume):
+            raise WorkloadSpecError(f"mount {self.path}: volume must be a Volume (config_map_volume, secret_volume, "
+                                    f"claim_volume, claim_template or scratch), not {self.volume!r}")
 
 
 @dataclass(frozen=True)
@@ -244,7 +289,7 @@ def container_args(spec: Container, *, init: bool = False, runs_to_completion: b
     env += [core.EnvVarArgs(name=k, value_from=core.EnvVarSourceArgs(
         secret_key_ref=core.SecretKeySelectorArgs(name=ref.secret, key=ref.key))) for k, ref in spec.secret_env.items()]
     mounts = [core.VolumeMountArgs(name=_writable_volume_name(spec, w), mount_path=w.path) for w in spec.writable_paths]
-    mounts += [core.VolumeMountArgs(name=m.volume, mount_path=m.path, read_only=m.read_only or None,
+    mounts += [core.VolumeMountArgs(name=m.volume.name, mount_path=m.path, read_only=m.read_only or None,
                                 sub_path=m.sub_path)
                for m in spec.mounts]
     probes = spec.probes
@@ -273,8 +318,7 @@ def pod_spec(
     containers: Sequence[Container],
     run_as: RunAs,
     init_containers: Sequence[Container] = (),
-    volumes: Sequence[core.VolumeArgs] = (),
-    claim_volumes: Sequence[str] = (),
+    claim_templates: Sequence[str] = (),
     service_account_name: pulumi.Input[str] | None = None,
     automount_service_account_token: bool = False,
     termination_grace_period_seconds: int | None = None,
@@ -282,9 +326,10 @@ def pod_spec(
     topology_spread_constraints: Sequence[core.TopologySpreadConstraintArgs] | None = None,
     image_pull_secrets: Sequence[pulumi.Input[str]] = (),
 ) -> core.PodSpecArgs:
-    """Build a hardened pod spec; every writable path becomes a size-limited emptyDir.
+    """Build a hardened pod spec: every writable path becomes a size-limited emptyDir, and every mounted volume is
+    declared once.
 
-    `claim_volumes` names the volumes a StatefulSet's volumeClaimTemplates provide, so mounts may use them.
+    `claim_templates` names the claims a StatefulSet's volumeClaimTemplates provide, so mounts may use them.
     """
     if not containers:
         raise WorkloadSpecError("a pod needs at least one container")
@@ -292,17 +337,10 @@ def pod_spec(
     names = [c.name for c in everyone]
     if len(set(names)) != len(names):
         raise WorkloadSpecError(f"container names must be unique in a pod: {names}")
-    for volume in volumes:
-        _check_volume(volume)
     writable = [core.VolumeArgs(name=_writable_volume_name(c, w), empty_dir=core.EmptyDirVolumeSourceArgs(
         size_limit=w.size_limit, medium="Memory" if w.in_memory else None))
         for c in everyone for w in c.writable_paths]
-    declared = {_volume_name(v) for v in [*volumes, *writable]} | set(claim_volumes)
-    for c in everyone:
-        for mount in c.mounts:
-            if mount.volume not in declared:
-                raise WorkloadSpecError(f"container {c.name} mounts volume {mount.volume!r}, which the pod does "
-                                        f"not declare (declared: {sorted(declared) or 'none'})")
+    volumes = _mounted_volumes(everyone, {_volume_name(v) for v in writable}, set(claim_templates))
     return core.PodSpecArgs(
         security_context=core.PodSecurityContextArgs(
             run_as_non_root=True,
@@ -387,6 +425,32 @@ def scratch_volume_name(container: str, path: WritablePath) -> str:
 
 def _writable_volume_name(spec: Container, path: WritablePath) -> str:
     return scratch_volume_name(spec.name, path)
+
+
+def _mounted_volumes(containers: Sequence[Container], scratch_names: set[str],
+                     claim_templates: set[str]) -> list[core.VolumeArgs]:
+    """The volumes the containers mount, each declared once, in the order first mounted."""
+    declared: dict[str, Volume] = {}
+    for c in containers:
+        for mount in c.mounts:
+            volume = mount.volume
+            where = f"container {c.name} mounts {volume.name!r}"
+            if volume.kind == "claim-template" and volume.name not in claim_templates:
+                raise WorkloadSpecError(f"{where}, a claim template the pod's StatefulSet does not have "
+                                        f"(it has: {sorted(claim_templates) or 'none'})")
+            if volume.kind == "scratch" and volume.name not in scratch_names:
+                raise WorkloadSpecError(f"{where}, scratch space no container of the pod has "
+                                        f"(it has: {sorted(scratch_names) or 'none'})")
+            if volume.source is None:
+                continue
+            if volume.name in scratch_names or volume.name in claim_templates:
+                raise WorkloadSpecError(f"{where}: the name is already the pod's scratch space or claim template")
+            if volume.name in declared and declared[volume.name] is not volume:
+                raise WorkloadSpecError(f"{where}: two different volumes have that name (make it once, mount it twice)")
+            if volume.name not in declared:
+                _check_volume(volume.source)
+                declared[volume.name] = volume
+    return [volume.source for volume in declared.values() if volume.source is not None]
 
 
 def _volume_name(volume: core.VolumeArgs) -> str:

@@ -85,7 +85,7 @@ class BackupS3(_Section):
     prefix: str = Field(default="archon", pattern=r"^[A-Za-z0-9._/-]*$")
 
 
-class Backup(_Section):
+class BackupSettings(_Section):
     """The nightly backup: when, how long to keep it, and where it goes (a PVC unless s3 is set)."""
 
     schedule: str = Field(default="0 3 * * *", pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
@@ -94,7 +94,7 @@ class Backup(_Section):
     s3: BackupS3 | None = None
 
 
-class DataApi(_Section):
+class DataApiSettings(_Section):
     """The Supabase API (PostgREST) the program runs in front of the bundled PostgreSQL: replicas, resources (also
     its migration Job's), and those of the /rest/v1 sidecar in each pod that reads the database."""
 
@@ -111,12 +111,12 @@ class Databases(_Section):
 
     provider: Literal["bundled", "supabase"] = "bundled"
     credentials_rotation: int = Field(default=0, ge=0)
-    data_api: DataApi = DataApi()
+    data_api: DataApiSettings = DataApiSettings()
     postgres: DatabaseSettings
     redis: DatabaseSettings
     qdrant: DatabaseSettings
     memgraph: DatabaseSettings
-    backup: Backup
+    backup: BackupSettings
 
     def engines(self) -> dict[str, DatabaseSettings]:
         """The data stores this stack runs in the cluster, by config key (no PostgreSQL with Supabase)."""
@@ -145,7 +145,7 @@ class Receivers(_Section):
 _SMALL = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
 
 
-class Grafana(_Section):
+class GrafanaSettings(_Section):
     """Grafana: dashboards and datasources are provisioned, so its own database is disposable."""
 
     resources: Resources = Resources.model_validate({"requests": {"cpu": "100m", "memory": "256Mi"},
@@ -168,7 +168,7 @@ class LogShipper(_Section):
                                                      "limits": {"cpu": "500m", "memory": "512Mi"}})
 
 
-class Operator(_Section):
+class OperatorSettings(_Section):
     """An existing Prometheus Operator (mode: operator) that scrapes and alerts for the stack."""
 
     namespace: DnsLabel = "monitoring"  # where its Prometheus pods run (admitted by our NetworkPolicies)
@@ -179,7 +179,7 @@ class Operator(_Section):
 ALERTMANAGER_STORAGE = "1Gi"  # silences and the notification log
 
 
-class Monitoring(_Section):
+class MonitoringSettings(_Section):
     """Prometheus, Alertmanager, Grafana and Loki settings."""
 
     enabled: bool = True
@@ -194,10 +194,10 @@ class Monitoring(_Section):
                                                                         "limits": {"cpu": "200m",
                                                                                    "memory": "256Mi"}})
     receivers: Receivers = Receivers()
-    grafana: Grafana = Grafana()
+    grafana: GrafanaSettings = GrafanaSettings()
     loki: Loki = Loki()
     log_shipper: LogShipper = LogShipper()
-    operator: Operator = Operator()
+    operator: OperatorSettings = OperatorSettings()
 
     def prometheus_url(self, namespace: str) -> str:
         """Where Grafana queries Prometheus: ours, or the operator's `prometheus-operated` Service."""
@@ -259,7 +259,7 @@ class ControllerSettings(_Section):
                                                      "limits": {"cpu": "500m", "memory": "256Mi"}})
 
 
-class Ingress(_Section):
+class IngressSettings(_Section):
     """The ingress controller (Traefik, or an existing class), cert-manager, TLS issuer and route settings."""
 
     controller_namespace: DnsLabel = "traefik"
@@ -311,7 +311,7 @@ class QuotaRequests(_Section):
     storage: Memory
 
 
-class Quota(_Section):
+class QuotaSettings(_Section):
     """The namespace ResourceQuota."""
 
     requests: QuotaRequests
@@ -320,7 +320,7 @@ class Quota(_Section):
     persistent_volume_claims: int = Field(ge=0, le=1000)
 
 
-class LimitRange(_Section):
+class LimitRangeSettings(_Section):
     """Per-container defaults and ceiling applied by the namespace LimitRange."""
 
     default_request: CpuMemory
@@ -342,12 +342,12 @@ class StackConfig(_Section):
     features: Features = Features()
     services: Services
     databases: Databases
-    monitoring: Monitoring
-    ingress: Ingress = Ingress()
+    monitoring: MonitoringSettings
+    ingress: IngressSettings = IngressSettings()
     charts: Charts = Charts()
     network: Network = Network()
-    quota: Quota
-    limit_range: LimitRange
+    quota: QuotaSettings
+    limit_range: LimitRangeSettings
 
     def enabled_services(self) -> dict[str, ServiceSettings]:
         """The services this stack runs, by config key."""

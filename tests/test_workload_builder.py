@@ -85,12 +85,27 @@ def test_init_containers_need_no_probes_but_get_the_same_hardening():
     assert init.security_context.capabilities.drop == ["ALL"]
 
 
-def test_claim_template_volumes_and_declared_volumes_can_be_mounted():
-    config = k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="cfg"))
-    spec = w.pod_spec(containers=[app(mounts=[w.Mount("config", "/etc/app"), w.Mount("data", "/data", False)])],
-                      run_as=w.RunAs(1, 1), volumes=[config], claim_volumes=["data"])
+def test_mounts_carry_their_volumes_and_the_pod_declares_each_once():
+    config = w.config_map_volume("config", "cfg", default_mode=0o444)
+    spec = w.pod_spec(containers=[app(mounts=[w.Mount(config, "/etc/app"), w.Mount(w.claim_template("data"), "/data",
+                                                                                   False)]),
+                                  app(name="sidecar", mounts=[w.Mount(config, "/etc/sidecar"),
+                                                              w.Mount(w.secret_volume("keys", "k"), "/keys")])],
+                      run_as=w.RunAs(1, 1), claim_templates=["data"])
     assert [(m.name, m.mount_path, m.read_only) for m in spec.containers[0].volume_mounts] == \
         [("config", "/etc/app", True), ("data", "/data", None)]  # writable: readOnly left out, as the provider would
+    # The claim template is the StatefulSet's; the ConfigMap is declared once though two containers mount it.
+    assert [(v.name, v.config_map.name if v.config_map else v.secret.secret_name) for v in spec.volumes] == \
+        [("config", "cfg"), ("keys", "k")]
+    assert spec.volumes[0].config_map.default_mode == 0o444
+
+
+def test_a_container_may_mount_another_containers_scratch_space():
+    out = w.WritablePath("/out", "16Mi")
+    spec = w.pod_spec(init_containers=[app(name="copy", writable_paths=[out])],
+                      containers=[app(mounts=[w.Mount(w.scratch("copy", out), "/in")])], run_as=w.RunAs(1, 1))
+    assert [v.name for v in spec.volumes] == ["copy-out"]
+    assert [(m.name, m.mount_path) for m in spec.containers[0].volume_mounts] == [("copy-out", "/in")]
 
 
 REFUSALS = [
@@ -107,19 +122,29 @@ REFUSALS = [
     (lambda: w.container_args(app(env={"OPENAI_API_KEY": "sk-1"})), "env OPENAI_API_KEY looks like a secret"),
     (lambda: w.container_args(app(ports={"HTTP_Port": 80})), "container app: port name 'HTTP_Port' must be"),
     (lambda: w.container_args(app(ports={"a-very-long-port-name": 80})), "port name 'a-very-long-port-name'"),
-    (lambda: w.container_args(app(writable_paths=[w.WritablePath("/tmp")], mounts=[w.Mount("v", "/tmp")])),
+    (lambda: w.container_args(app(writable_paths=[w.WritablePath("/tmp")],
+                                  mounts=[w.Mount(w.secret_volume("v", "s"), "/tmp")])),
      "container app: a path is mounted twice"),
     (lambda: w.container_args(app(writable_paths=[w.WritablePath("/dev/shm", "256Mi", in_memory=True)])),
      "memory-backed writable paths (268435456 bytes) must stay below the memory limit"),
     (lambda: w.pod_spec(containers=[], run_as=w.RunAs(1, 1)), "a pod needs at least one container"),
     (lambda: w.pod_spec(containers=[app(), app()], run_as=w.RunAs(1, 1)), "container names must be unique"),
-    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount("cfg", "/etc/x")])], run_as=w.RunAs(1, 1)),
-     "container app mounts volume 'cfg', which the pod does not declare (declared: none)"),
-    (lambda: w.pod_spec(containers=[app()], run_as=w.RunAs(1, 1), volumes=[k8s.core.v1.VolumeArgs(
-        name="host", host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/var/log"))]),
+    (lambda: w.Mount("cfg", "/etc/x"), "mount /etc/x: volume must be a Volume (config_map_volume, secret_volume, "
+                                       "claim_volume, claim_template or scratch), not 'cfg'"),
+    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount(w.claim_template("data"), "/data")])], run_as=w.RunAs(1, 1)),
+     "container app mounts 'data', a claim template the pod's StatefulSet does not have (it has: none)"),
+    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount(w.scratch("init", w.WritablePath("/out")), "/in")])],
+                        run_as=w.RunAs(1, 1)),
+     "container app mounts 'init-out', scratch space no container of the pod has (it has: none)"),
+    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount(w.secret_volume("v", "a"), "/a"),
+                                                w.Mount(w.secret_volume("v", "b"), "/b")])], run_as=w.RunAs(1, 1)),
+     "container app mounts 'v': two different volumes have that name (make it once, mount it twice)"),
+    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount(w.Volume("host", k8s.core.v1.VolumeArgs(
+        name="host", host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/var/log"))), "/logs")])],
+                        run_as=w.RunAs(1, 1)),
      "volume host: hostPath volumes are not allowed"),
-    (lambda: w.pod_spec(containers=[app()], run_as=w.RunAs(1, 1), volumes=[k8s.core.v1.VolumeArgs(
-        name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())]),
+    (lambda: w.pod_spec(containers=[app(mounts=[w.Mount(w.Volume("scratch", k8s.core.v1.VolumeArgs(
+        name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())), "/s")])], run_as=w.RunAs(1, 1)),
      "volume scratch: declare scratch space with writable_paths=, which sets a size limit"),
 ]
 

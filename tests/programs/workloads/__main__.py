@@ -20,7 +20,7 @@ server = w.Container(
     env={"LOG_LEVEL": "info", "ARCHON_SERVER_PORT": "8181"},
     secret_env={"OPENAI_API_KEY": w.SecretRef("archon-secrets", "openai-api-key")},
     writable_paths=[w.WritablePath("/tmp", "1Gi"), w.WritablePath("/home/archon/.cache", "512Mi")],
-    mounts=[w.Mount("config", "/etc/archon")],
+    mounts=[w.Mount(w.config_map_volume("config", "archon-config"), "/etc/archon")],
 )
 wait = w.Container(name="wait-for-db", image="busybox:1.37.0", resources=small,
                    command=["sh", "-c", "until nc -z postgres 5432; do sleep 2; done"])
@@ -31,9 +31,7 @@ deployment = k8s.apps.v1.Deployment(
         replicas=2,
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(server_labels)),
         template=w.pod_template(
-            labels=server_labels, containers=[server], init_containers=[wait], run_as=w.RunAs(1000, 1000),
-            volumes=[k8s.core.v1.VolumeArgs(name="config",
-                                            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="archon-config"))]),
+            labels=server_labels, containers=[server], init_containers=[wait], run_as=w.RunAs(1000, 1000)),
     ),
 )
 
@@ -44,7 +42,7 @@ postgres = w.Container(
                     liveness=w.Probe(tcp=True, port="tcp-postgres")),
     writable_paths=[w.WritablePath("/var/run/postgresql", "16Mi"), w.WritablePath("/tmp"),
                     w.WritablePath("/dev/shm", "64Mi", in_memory=True)],
-    mounts=[w.Mount("data", "/var/lib/postgresql", read_only=False)],
+    mounts=[w.Mount(w.claim_template("data"), "/var/lib/postgresql", read_only=False)],
 )
 k8s.apps.v1.StatefulSet(
     "postgres",
@@ -53,7 +51,7 @@ k8s.apps.v1.StatefulSet(
         service_name="postgres-headless",
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(pg_labels)),
         template=w.pod_template(labels=pg_labels, containers=[postgres], run_as=w.RunAs(999, 999),
-                                termination_grace_period_seconds=120, claim_volumes=["data"]),
+                                termination_grace_period_seconds=120, claim_templates=["data"]),
         volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(name="data"),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
