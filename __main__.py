@@ -1,5 +1,6 @@
 """Archon on Kubernetes: load and validate the stack config, build the components, export outputs."""
 
+import dataclasses
 from pathlib import Path
 
 import pulumi
@@ -7,6 +8,7 @@ import pulumi
 from components.application import Application
 from components.backups import Backups
 from components.cert_manager import CertManager, issuer_name
+from components.component import Placement
 from components.connections import stack_traffic
 from components.database import Database
 from components.database_engines import ENGINES
@@ -24,13 +26,10 @@ except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 traffic = stack_traffic(cfg)  # every NetworkPolicy of the stack comes from this one graph
-controller = IngressController(
-    "traefik", install=cfg.ingress.install_controller, namespace=cfg.ingress.controller_namespace,
-    class_name=cfg.ingress.class_name, settings=cfg.ingress.controller, charts=cfg.charts)
+controller = IngressController("traefik", settings=cfg.ingress, charts=cfg.charts)
 cert_manager = CertManager(
-    "cert-manager", install=cfg.ingress.install_cert_manager, issuer=cfg.ingress.tls_issuer,
-    issuer_object=issuer_name(cfg.namespace, cfg.ingress.tls_issuer), acme_email=cfg.acme_email,
-    ingress_class=cfg.ingress.class_name, replicas=2 if cfg.environment == "production" else 1, charts=cfg.charts)
+    "cert-manager", settings=cfg.ingress, issuer_object=issuer_name(cfg.namespace, cfg.ingress.tls_issuer),
+    acme_email=cfg.acme_email, replicas=2 if cfg.environment == "production" else 1, charts=cfg.charts)
 # The app namespace waits for cert-manager, so a destroy deletes it (and the Challenges whose finalizers
 # cert-manager removes) while cert-manager still runs.
 baseline = NamespaceBaseline(
@@ -43,22 +42,22 @@ baseline = NamespaceBaseline(
     traffic=traffic,
     opts=pulumi.ResourceOptions(depends_on=[cert_manager]),
 )
-
+# Where every app-namespace component puts its objects (the monitoring components take the name as text).
+site = Placement(baseline.namespace_name, pulumi.get_stack(), traffic, cfg.protect_stateful_resources)
 databases = {
     key: Database(
-        f"archon-{key}", engine=ENGINES[key], settings=settings, namespace=baseline.namespace_name,
-        instance=pulumi.get_stack(), rotation=cfg.databases.credentials_rotation,
-        protect=cfg.protect_stateful_resources, traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+        f"archon-{key}", engine=ENGINES[key], settings=settings, site=site, rotation=cfg.databases.credentials_rotation,
+        opts=pulumi.ResourceOptions(depends_on=[baseline]))
     for key, settings in cfg.databases.engines().items()
 }
 config = pulumi.Config()
 s3_keys = ((config.require_secret("backupS3AccessKeyId"), config.require_secret("backupS3SecretAccessKey"))
            if cfg.databases.backup.s3 else None)
 backups = Backups(
-    "archon-backups", backup=cfg.databases.backup, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
+    "archon-backups", backup=cfg.databases.backup, site=site,
     script=(Path(__file__).parent / "scripts" / "archon-backup.sh").read_text(),
-    postgres=databases.get("postgres"), qdrant=databases.get("qdrant"), protect=cfg.protect_stateful_resources,
-    s3_credentials=s3_keys, traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    postgres=databases.get("postgres"), qdrant=databases.get("qdrant"), s3_credentials=s3_keys,
+    opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
 supabase = None
 if cfg.databases.provider == "supabase" and cfg.supabase_url:  # the config rules require the URL here
@@ -69,24 +68,21 @@ if cfg.databases.provider == "supabase" and cfg.supabase_url:  # the config rule
     pulumi.export("supabaseSecretName", supabase.secret_name)
 
 application = Application(
-    "archon", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(), databases=databases,
-    supabase=supabase,
+    "archon", cfg=cfg, site=site, databases=databases, supabase=supabase,
     openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
-    traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+    opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
-ingress = Ingress("archon-ingress", cfg=cfg, namespace=baseline.namespace_name, instance=pulumi.get_stack(),
-                  issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer), traffic=traffic,
+ingress = Ingress("archon-ingress", cfg=cfg, site=site, issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer),
                   opts=pulumi.ResourceOptions(depends_on=[baseline, controller, cert_manager, application]))
 if cfg.monitoring.enabled:
     monitoring = Monitoring(
-        "archon-monitoring", settings=cfg.monitoring, namespace=cfg.namespace, instance=pulumi.get_stack(),
-        protect=cfg.protect_stateful_resources,
+        "archon-monitoring", settings=cfg.monitoring, site=dataclasses.replace(site, namespace=cfg.namespace),
         traefik_namespace=cfg.ingress.controller_namespace if cfg.ingress.install_controller else None,
         cert_manager_namespace="cert-manager" if cfg.ingress.install_cert_manager else None,
         database_apps=[ENGINES[key].name for key in databases if ENGINES[key].exporter],
         secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
                                                           "alertSmtpPassword")},
-        traffic=traffic, opts=pulumi.ResourceOptions(depends_on=[baseline]))
+        opts=pulumi.ResourceOptions(depends_on=[baseline]))
     pulumi.export("monitoring", {"mode": cfg.monitoring.mode, "grafana": monitoring.grafana.url,
                                  "grafanaAdminSecret": monitoring.grafana.admin_secret.metadata.name,
                                  "prometheus": cfg.monitoring.prometheus_url(cfg.namespace)})

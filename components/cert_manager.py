@@ -9,7 +9,7 @@ from components import workload as w
 from components.charts import CERT_MANAGER, release_source
 from components.component import Component
 from components.namespace_baseline import pod_security_labels
-from stackconfig.model import Charts
+from stackconfig.model import Charts, IngressSettings
 
 NONROOT = 65532  # the distroless nonroot user of every cert-manager image; the chart sets no runAsUser
 ACME_SERVERS = {"letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -54,9 +54,10 @@ def solver_pod_template() -> dict:
 class CertManager(Component):
     """cert-manager (with its CRDs) in its own restricted namespace when asked, and the stack's ClusterIssuer."""
 
-    def __init__(self, name: str, *, install: bool, issuer: str, issuer_object: str, acme_email: str,
-                 ingress_class: str, replicas: int, charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, settings: IngressSettings, issuer_object: str, acme_email: str, replicas: int,
+                 charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:CertManager", name, opts)
+        install, issuer, ingress_class = settings.install_cert_manager, settings.tls_issuer, settings.class_name
         child = self.child
         depends = []
         self.release = None

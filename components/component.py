@@ -1,8 +1,12 @@
-"""Component: the one ordering rule of the stack's ComponentResources."""
+"""Component: the one ordering rule of the stack's ComponentResources; Placement: where their objects live."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
+
+from components.traffic import TrafficGraph
 
 
 class Component(pulumi.ComponentResource):
@@ -34,3 +38,14 @@ class Component(pulumi.ComponentResource):
     def fixed_name(self, **extra) -> pulumi.ResourceOptions:
         """Options of a child with a fixed metadata.name (see components.options.fixed_name)."""
         return self.options(delete_before_replace=True, **extra)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a component's objects live and how they are kept: the namespace, the stack instance their labels name,
+    the traffic graph their NetworkPolicies come from, and whether the stateful ones are protected."""
+
+    namespace: pulumi.Input[str]
+    instance: str
+    traffic: TrafficGraph
+    protect: bool

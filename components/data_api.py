@@ -18,13 +18,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import workload as w
-from components.component import Component
+from components.component import Component, Placement
 from components.database import Database
 from components.database_engines import POSTGRES
 from components.labels import recommended_labels, selector_labels
 from components.objects import Metadata, cluster_service, service_ports
 from components.passwords import generated_password
-from components.traffic import TrafficGraph
 from stackconfig.model import DataApiSettings, Resources
 
 FILES = Path(__file__).resolve().parents[1] / "docker" / "data-api"
@@ -64,17 +63,40 @@ class DataApi(Component):
 
     secret_name: pulumi.Output[str]
 
-    def __init__(self, name: str, *, settings: DataApiSettings, postgres: Database, schema_image: pulumi.Input[str],
-                 traffic: TrafficGraph, namespace: pulumi.Input[str], instance: str, rotation: int, protect: bool,
-                 pull_secrets: Sequence[pulumi.Input[str]] = (), opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, settings: DataApiSettings, site: Placement, postgres: Database,
+                 schema_image: pulumi.Input[str], rotation: int, pull_secrets: Sequence[pulumi.Input[str]] = (),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:DataApi", name, opts)
-        child = self.child
+        self.labels = recommended_labels(NAME, "data-api", site.instance, POSTGREST_VERSION)
+        selector = selector_labels(self.labels)
+        meta = Metadata(site.namespace, self.labels).named
+
+        self._credentials(name, meta, postgres, rotation, site.protect)
+        self.files = k8s.core.v1.ConfigMap(
+            f"{name}-files", metadata=meta(f"{NAME}-files"),
+            data={"roles.sql": (FILES / "roles.sql").read_text(), "migrate.sh": (FILES / "migrate.sh").read_text()},
+            opts=self.fixed_name())
+        self.proxy_conf = PROXY_CONF.read_text()
+        self.proxy_config = k8s.core.v1.ConfigMap(
+            f"{name}-proxy", metadata=meta(f"{NAME}-proxy"), data={"default.conf": self.proxy_conf},
+            opts=self.fixed_name())
+        job_labels = recommended_labels(MIGRATE, "data-api", site.instance, POSTGREST_VERSION)
+        self._migration(name, settings, site.namespace, job_labels, postgres, schema_image, pull_secrets)
+        self._postgrest(name, settings, meta, selector)
+
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-traffic", metadata=meta(NAME), spec=site.traffic.policy(NAME, selector), opts=self.child)
+        self.migration_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-migrate-traffic", metadata=meta(MIGRATE, labels=job_labels),
+            spec=site.traffic.policy(MIGRATE), opts=self.child)
+
+        # A preview of the Service's creation has no address yet (the provider returns none, not an unknown): the
+        # URL is then unknown too, as the engine shows any value only the cluster assigns.
+        self.register_outputs({"url": URL, "secretName": self.secret_name})
+
+    def _credentials(self, name: str, meta, postgres: Database, rotation: int, protect: bool) -> None:
+        """The JWT secret, the authenticator's password, and the Secret with the service key and database URI."""
         keep = self.options(protect=protect)
-        labels = recommended_labels(NAME, "data-api", instance, POSTGREST_VERSION)
-        selector = selector_labels(labels)
-
-        meta = Metadata(namespace, labels).named
-
         # The JWT secret does not rotate with the database credentials: Archon encrypts the API keys it stores
         # with a key derived from the service key, so a new one makes them unreadable (notes/archon.md 3).
         self.jwt_secret = random.RandomPassword(f"{name}-jwt-secret", opts=keep, length=64, special=False)
@@ -89,35 +111,27 @@ class DataApi(Component):
             opts=self.fixed_name(protect=protect))
         self.secret_name = self.secret.metadata.name
         self.checksum = w.digest(values)
-        secret = self.secret_name
 
-        self.files = k8s.core.v1.ConfigMap(
-            f"{name}-files", metadata=meta(f"{NAME}-files"),
-            data={"roles.sql": (FILES / "roles.sql").read_text(), "migrate.sh": (FILES / "migrate.sh").read_text()},
-            opts=self.fixed_name())
-        files_volume = w.config_map_volume("files", self.files.metadata.name, default_mode=0o444)
-        self.proxy_conf = PROXY_CONF.read_text()
-        self.proxy_config = k8s.core.v1.ConfigMap(
-            f"{name}-proxy", metadata=meta(f"{NAME}-proxy"), data={"default.conf": self.proxy_conf},
-            opts=self.fixed_name())
-
-        # The schema Job: Archon's migration/ folder out of the server image, then psql from the PostgreSQL image.
-        # A new server image or new credentials make a new Job (its template changes), which runs again.
+    def _migration(self, name: str, settings: DataApiSettings, namespace: pulumi.Input[str], job_labels: dict,
+                   postgres: Database, schema_image: pulumi.Input[str],
+                   pull_secrets: Sequence[pulumi.Input[str]]) -> None:
+        """The schema Job: Archon's migration/ folder out of the server image, then psql from the PostgreSQL image.
+        A new server image or new credentials make a new Job (its template changes), which runs again."""
         schema_out = w.WritablePath(SCHEMA_DIR, "64Mi")
         copy_schema = w.Container(
             name="schema", image=schema_image, resources=settings.resources, run_as=w.RunAs(10001, 10001),
             command=["sh", "-c", f"cp -R /app/migration/. {SCHEMA_DIR}/"], writable_paths=[schema_out])
+        files_volume = w.config_map_volume("files", self.files.metadata.name, default_mode=0o444)
         migrate = w.Container(
             name="migrate", image=POSTGRES.image, resources=settings.resources, command=["sh", f"{SQL_DIR}/migrate.sh"],
             env={"PGHOST": postgres.host, "PGPORT": str(POSTGRES.port), "PGUSER": POSTGRES.fixed["username"],
                  "PGDATABASE": POSTGRES.fixed["database"], "SQL_DIR": SQL_DIR, "SCHEMA_DIR": SCHEMA_DIR},
             secret_env={"PGPASSWORD": w.SecretRef(postgres.secret_name, "password"),
-                        "AUTHENTICATOR_PASSWORD": w.SecretRef(secret, "authenticator-password")},
+                        "AUTHENTICATOR_PASSWORD": w.SecretRef(self.secret_name, "authenticator-password")},
             writable_paths=[w.WritablePath("/tmp", "16Mi")],
             mounts=[w.Mount(files_volume, SQL_DIR), w.Mount(w.scratch("schema", schema_out), SCHEMA_DIR)])
-        job_labels = recommended_labels(MIGRATE, "data-api", instance, POSTGREST_VERSION)
         self.migration = k8s.batch.v1.Job(
-            f"{name}-migrate", metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace, labels=job_labels),
+            f"{name}-migrate", metadata=Metadata(namespace, job_labels).autonamed(),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=6, active_deadline_seconds=1800,
                 template=w.pod_template(
@@ -127,20 +141,21 @@ class DataApi(Component):
                     image_pull_secrets=pull_secrets)),  # the init container runs the app's server image
             opts=self.options(custom_timeouts=pulumi.CustomTimeouts(create="35m", update="35m")))
 
+    def _postgrest(self, name: str, settings: DataApiSettings, meta, selector: dict) -> None:
+        """PostgREST on the database, as a zero-downtime Deployment with its Service and (replicated) PDB."""
         postgrest = w.Container(
             name="postgrest", image=POSTGREST_IMAGE, resources=settings.resources, run_as=w.RunAs(1000, 1000),
             ports={"http": PORT, "admin": 3001},
             env={"PGRST_DB_SCHEMAS": "public", "PGRST_DB_ANON_ROLE": "anon", "PGRST_SERVER_PORT": str(PORT),
                  "PGRST_ADMIN_SERVER_PORT": "3001", "PGRST_DB_POOL": "10", "PGRST_LOG_LEVEL": "error"},
-            secret_env={"PGRST_DB_URI": w.SecretRef(secret, "db-uri"),
-                        "PGRST_JWT_SECRET": w.SecretRef(secret, "jwt-secret")},
+            secret_env={"PGRST_DB_URI": w.SecretRef(self.secret_name, "db-uri"),
+                        "PGRST_JWT_SECRET": w.SecretRef(self.secret_name, "jwt-secret")},
             probes=w.Probes(readiness=w.Probe(http_path="/ready", port="admin"),
                             liveness=w.Probe(http_path="/live", port="admin", period_seconds=20)))
         probes = postgrest.probes
         assert probes is not None
         self.deployment = k8s.apps.v1.Deployment(
-            name, metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=namespace, labels=labels,
-                                                      annotations=w.controller_annotations()),
+            name, metadata=meta(NAME, w.controller_annotations()),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=settings.replicas, revision_history_limit=5,
                 progress_deadline_seconds=w.rollout_seconds(probes),
@@ -149,24 +164,14 @@ class DataApi(Component):
                         max_unavailable=0, max_surge=1)),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 template=w.pod_template(
-                    labels=labels, annotations={"archon.io/secrets-checksum": self.checksum},
+                    labels=self.labels, annotations={"archon.io/secrets-checksum": self.checksum},
                     run_as=w.RunAs(1000, 1000), containers=[postgrest], termination_grace_period_seconds=30)),
             opts=self.options(custom_timeouts=w.rollout_timeouts(probes)))
         self.service = cluster_service(f"{name}-service", meta(NAME), selector,
-                                       service_ports([postgrest], only=("http",)), child)
+                                       service_ports([postgrest], only=("http",)), self.child)
         if settings.replicas > 1:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb", metadata=meta(NAME),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
-                opts=child)
-
-        self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-traffic", metadata=meta(NAME), spec=traffic.policy(NAME, selector), opts=child)
-        self.migration_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-migrate-traffic", metadata=meta(MIGRATE, labels=job_labels),
-            spec=traffic.policy(MIGRATE), opts=child)
-
-        # A preview of the Service's creation has no address yet (the provider returns none, not an unknown): the
-        # URL is then unknown too, as the engine shows any value only the cluster assigns.
-        self.register_outputs({"url": URL, "secretName": self.secret_name})
+                opts=self.child)

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
-from components.component import Component
+from components.component import Component, Placement
 from components.database_engines import (
     CREDENTIALS_DIR,
     POSTGRES_EXTENSIONS,
@@ -18,7 +18,6 @@ from components.labels import recommended_labels, selector_labels
 from components.objects import Metadata, cluster_service, service_ports
 from components.passwords import generated_password
 from components.stateful import DATA_VOLUME, stateful_set
-from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from stackconfig.model import DatabaseSettings, Resources
 
@@ -33,33 +32,67 @@ class Database(Component):
     secret_name: pulumi.Output[str]
     dsn: pulumi.Output[str]
 
-    def __init__(self, name: str, *, engine: Engine, settings: DatabaseSettings, namespace: pulumi.Input[str],
-                 instance: str, rotation: int, protect: bool, traffic: TrafficGraph,
+    def __init__(self, name: str, *, engine: Engine, settings: DatabaseSettings, site: Placement, rotation: int,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:Database", name, opts)
         self.engine = engine
-        child = self.child
-        keep = self.options(protect=protect)
-        labels = recommended_labels(engine.name, "database", instance, engine.version)
+        labels = recommended_labels(engine.name, "database", site.instance, engine.version)
         selector = selector_labels(labels)
+        self._meta = Metadata(site.namespace, labels)
 
-        meta = Metadata(namespace, labels).named
+        values = self._credentials(name, rotation, site.protect)
+        annotations: dict[str, pulumi.Input[str]] = {"archon.io/credentials-rotation": str(rotation)}
+        containers = self._containers(settings, annotations)
 
+        meta = self._meta.named
+        self.service = cluster_service(f"{name}-service", meta(engine.name), selector, service_ports(containers),
+                                       self.child)
+        self.statefulset, self.headless = stateful_set(
+            name, engine.name, self._meta, selector, replicas=settings.replicas,
+            pod={"labels": labels, "annotations": annotations, "containers": containers, "run_as": engine.run_as,
+                 "termination_grace_period_seconds": engine.termination_grace_period_seconds},
+            storage=settings.storage, claim_labels=selector, protect=site.protect, opts=self.child,
+            timeouts=w.rollout_timeouts(engine.probes))
+
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress", metadata=meta(engine.name), spec=site.traffic.policy(engine.name, selector),
+            opts=self.child)
+        if settings.replicas > 1:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata=meta(engine.name),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
+                opts=self.child)
+
+        self.host = pulumi.Output.concat(self.service.metadata.name, ".", site.namespace, ".svc.cluster.local")
+        self.port = engine.port
+        self.dsn = pulumi.Output.secret(_dsn(engine, self.host, values))
+        self.register_outputs({"host": self.host, "port": self.port, "secretName": self.secret_name,
+                               "secretKeys": self.secret_keys, "dsn": self.dsn})
+
+    def _credentials(self, name: str, rotation: int, protect: bool) -> dict[str, pulumi.Input[str]]:
+        """The generated passwords (new ones on a rotation bump) and the credentials Secret that holds them."""
+        engine = self.engine
+        keep = self.options(protect=protect)
         generated = {key: generated_password(f"{name}-{key}", keep, keepers={"rotation": str(rotation)}).result
                      for key in engine.generated}
         values: dict[str, pulumi.Input[str]] = {**engine.fixed, **generated}
         if engine.key == "redis":
             values["auth.conf"] = generated["password"].apply(lambda pw: f"requirepass {pw}\n")
         self.secret = k8s.core.v1.Secret(
-            f"{name}-credentials", metadata=meta(f"{engine.name}-credentials"), type="Opaque",
+            f"{name}-credentials", metadata=self._meta.named(f"{engine.name}-credentials"), type="Opaque",
             string_data=values, opts=self.fixed_name(protect=protect))
         self.secret_name = self.secret.metadata.name
         self.secret_keys = sorted(values)
         # What the credentials are, as a digest its readers put on their pod templates: the Secret keeps its name
         # when its data changes, so without it running pods would keep the old password.
         self.checksum = w.digest(values)  # secret, as what it digests: the engine shows it as [secret]
+        return values
 
-        annotations = {"archon.io/credentials-rotation": str(rotation)}
+    def _containers(self, settings: DatabaseSettings, annotations: dict[str, pulumi.Input[str]]) -> list[w.Container]:
+        """The engine's container on its volume (with its config files) and its exporter, if it has one."""
+        engine, name = self.engine, self.pulumi_resource_name
+        meta = self._meta.named
         mounts = [w.Mount(DATA_VOLUME, engine.data_path, read_only=False)]
         credentials = w.secret_volume("credentials", self.secret_name, default_mode=0o440)
         if engine.reads_credential_files:
@@ -96,30 +129,7 @@ class Database(Component):
                 probes=w.Probes(readiness=w.Probe(http_path="/", port="http-metrics"),
                                 liveness=w.Probe(tcp=True, port="http-metrics"))))
             annotations.update(scrape_annotations(exporter.port))
-
-        self.service = cluster_service(f"{name}-service", meta(engine.name), selector, service_ports(containers),
-                                       child)
-        self.statefulset, self.headless = stateful_set(
-            name, engine.name, Metadata(namespace, labels), selector, replicas=settings.replicas,
-            pod={"labels": labels, "annotations": annotations, "containers": containers, "run_as": engine.run_as,
-                 "termination_grace_period_seconds": engine.termination_grace_period_seconds},
-            storage=settings.storage, claim_labels=selector, protect=protect, opts=child,
-            timeouts=w.rollout_timeouts(engine.probes))
-
-        self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress", metadata=meta(engine.name), spec=traffic.policy(engine.name, selector), opts=child)
-        if settings.replicas > 1:
-            self.pdb = k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata=meta(engine.name),
-                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
-                opts=child)
-
-        self.host = pulumi.Output.concat(self.service.metadata.name, ".", namespace, ".svc.cluster.local")
-        self.port = engine.port
-        self.dsn = pulumi.Output.secret(_dsn(engine, self.host, values))
-        self.register_outputs({"host": self.host, "port": self.port, "secretName": self.secret_name,
-                               "secretKeys": self.secret_keys, "dsn": self.dsn})
+        return containers
 
 
 def _redis_conf(maxmemory_mib: int) -> str:

@@ -7,10 +7,10 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import workload as w
+from components.component import Placement
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent
 from components.passwords import generated_password
-from components.traffic import TrafficGraph
 from monitoring import ports
 from monitoring.configs import scrape_annotations
 from monitoring.grafana import DASHBOARDS_MOUNT, dashboard_provider, dashboards, datasources
@@ -24,12 +24,10 @@ PROVISIONING = "/etc/grafana/provisioning"
 class Grafana(NamespacedComponent):
     """One Grafana replica: its SQLite database is an emptyDir, because every dashboard and datasource is code."""
 
-    def __init__(self, name: str, *, settings: GrafanaSettings, namespace: str, instance: str,
-                 prometheus_url: str, loki_url: str, traffic: TrafficGraph,
+    def __init__(self, name: str, *, settings: GrafanaSettings, site: Placement, prometheus_url: str, loki_url: str,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Grafana", name, namespace=namespace, instance=instance, traffic=traffic,
-                         opts=opts)
-        labels = recommended_labels("grafana", "monitoring", instance, GRAFANA_VERSION)
+        super().__init__("archon:components:Grafana", name, site=site, opts=opts)
+        labels = recommended_labels("grafana", "monitoring", self.instance, GRAFANA_VERSION)
         # Rotate: `pulumi up --replace` this resource, then restart Grafana; its emptyDir database starts afresh.
         password = generated_password("grafana-admin-password", self.child)
         self.admin_secret = k8s.core.v1.Secret(
@@ -72,5 +70,5 @@ class Grafana(NamespacedComponent):
             opts=self.child)
         self._service("grafana-service", "archon-grafana", labels, container)
         self._policy("grafana-traffic", "archon-grafana", labels)
-        self.url = f"http://archon-grafana.{namespace}.svc:{ports.GRAFANA}"
+        self.url = f"http://archon-grafana.{self.namespace}.svc:{ports.GRAFANA}"
         self.register_outputs({"url": self.url, "adminSecret": secret})

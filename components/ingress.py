@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.component import Component
+from components.component import Component, Placement
 from components.labels import recommended_labels
 from components.objects import Metadata
 from components.service_catalog import BY_KEY
@@ -49,16 +49,17 @@ class Ingress(Component):
 
     urls: dict[str, str]
 
-    def __init__(self, name: str, *, cfg: StackConfig, namespace: pulumi.Input[str], instance: str,
-                 issuer: str, traffic: TrafficGraph, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, cfg: StackConfig, site: Placement, issuer: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         # Its children wait for what the component waits for (the CRDs' releases, the services).
         super().__init__("archon:components:Ingress", name, opts)
         child = self.child
         ingress = cfg.ingress
-        labels = recommended_labels("archon-ingress", "ingress", instance, cfg.images.tag)
-        traefik = ingress.class_name == "traefik" or ingress.install_controller
-
-        meta = Metadata(namespace, labels).named
+        self._cfg = cfg
+        self._metadata = Metadata(site.namespace, recommended_labels("archon-ingress", "ingress", site.instance,
+                                                                     cfg.images.tag))
+        traefik = self._traefik = ingress.class_name == "traefik" or ingress.install_controller
+        meta = self._metadata.named
 
         self.middlewares = {}
         if traefik:
@@ -76,17 +77,15 @@ class Ingress(Component):
             spec={"secretName": TLS_SECRET, "dnsNames": hosts, "issuerRef": {"kind": "ClusterIssuer", "name": issuer}},
             opts=child)
         if ingress.tls_issuer.startswith("letsencrypt"):
-            self._solver_policy(f"{name}-acme-solver", namespace, labels, traffic)
+            self._solver_policy(f"{name}-acme-solver", site.traffic)
 
         chain = ["security-headers", "rate-limit", "compress", "body-limit"]
         routes = {path: (BY_KEY[key].name, BY_KEY[key].service_port) for path, key in ROUTES.items()}
         routes |= {route.path: (route.service, route.port) for route in ingress.routes}
-        self.ingress = self._ingress(f"{name}-app", "archon", cfg, namespace, labels, cfg.domain, routes, chain,
-                                     traefik)
+        self.ingress = self._ingress(f"{name}-app", "archon", cfg.domain, routes, chain)
         if ingress.grafana:
-            self.grafana = self._ingress(f"{name}-grafana", "archon-grafana", cfg, namespace, labels,
-                                         ingress.grafana.host, {"/": ("archon-grafana", ports.GRAFANA)},
-                                         ["grafana-allow-list", *chain], traefik)
+            self.grafana = self._ingress(f"{name}-grafana", "archon-grafana", ingress.grafana.host,
+                                         {"/": ("archon-grafana", ports.GRAFANA)}, ["grafana-allow-list", *chain])
         self.urls = {"app": f"https://{cfg.domain}/", "api": f"https://{cfg.domain}/api",
                      "health": f"https://{cfg.domain}/health", "mcp": f"https://{cfg.domain}/mcp"}
         if ingress.grafana:
@@ -96,20 +95,20 @@ class Ingress(Component):
         self.address = self.ingress.status.apply(_published_address)
         self.register_outputs({"urls": self.urls, "address": self.address})
 
-    def _solver_policy(self, resource: str, namespace: pulumi.Input[str], labels: dict,
-                       traffic: TrafficGraph) -> None:
+    def _solver_policy(self, resource: str, traffic: TrafficGraph) -> None:
         """cert-manager runs the HTTP-01 solver pod in this namespace, where default-deny would keep the
         controller (and so Let's Encrypt) from reaching it."""
         k8s.networking.v1.NetworkPolicy(
-            resource, metadata=k8s.meta.v1.ObjectMetaArgs(name="archon-acme-http01-solver", namespace=namespace,
-                                                          labels=labels),
+            resource, metadata=self._metadata.named("archon-acme-http01-solver"),
             spec=traffic.policy(SOLVER, types=("Ingress",)),
             opts=self.child)
 
-    def _ingress(self, resource: str, object_name: str, cfg: StackConfig, namespace: pulumi.Input[str],
-                 labels: dict, host: str, routes: dict, chain: list[str], traefik: bool) -> k8s.networking.v1.Ingress:
+    def _ingress(self, resource: str, object_name: str, host: str, routes: dict,
+                 chain: list[str]) -> k8s.networking.v1.Ingress:
+        """An Ingress for one host: TLS from the certificate, the routes, and (on Traefik) the middleware chain."""
+        cfg = self._cfg
         annotations = {}
-        if traefik:
+        if self._traefik:
             # HTTPS only: plain HTTP is redirected by the controller's web entry point (IngressController).
             annotations["traefik.ingress.kubernetes.io/router.entrypoints"] = "websecure"
             annotations["traefik.ingress.kubernetes.io/router.middlewares"] = ",".join(
@@ -124,8 +123,8 @@ class Ingress(Component):
             for path, (service, port) in sorted(routes.items())]
         return k8s.networking.v1.Ingress(
             resource,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels,
-                                                annotations=annotations),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self._metadata.namespace,
+                                                labels=dict(self._metadata.labels), annotations=annotations),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=cfg.ingress.class_name,
                 tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=TLS_SECRET)],

@@ -9,7 +9,7 @@ from components import workload as w
 from components.charts import TRAEFIK, release_source
 from components.component import Component
 from components.namespace_baseline import pod_security_labels
-from stackconfig.model import Charts, ControllerSettings
+from stackconfig.model import Charts, ControllerSettings, IngressSettings
 
 NONROOT = 65532
 LOAD_BALANCER_EXEMPTION = {
@@ -51,9 +51,10 @@ def chart_values(class_name: str, settings: ControllerSettings) -> dict:
 class IngressController(Component):
     """Traefik in its own restricted namespace; nothing when an existing ingress class is used."""
 
-    def __init__(self, name: str, *, install: bool, namespace: str, class_name: str, settings: ControllerSettings,
-                 charts: Charts, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, settings: IngressSettings, charts: Charts,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:IngressController", name, opts)
+        install, namespace = settings.install_controller, settings.controller_namespace
         self.release = None
         if install:
             child = self.child
@@ -63,6 +64,6 @@ class IngressController(Component):
                 opts=child)
             self.release = k8s.helm.v3.Release(  # fixed name, as cert-manager's (its CRDs carry it)
                 name, name="traefik", **release_source(TRAEFIK, charts.repository, charts.directory),
-                namespace=self.namespace.metadata.name, values=chart_values(class_name, settings), atomic=True,
-                cleanup_on_fail=True, timeout=600, opts=child)
+                namespace=self.namespace.metadata.name, values=chart_values(settings.class_name, settings.controller),
+                atomic=True, cleanup_on_fail=True, timeout=600, opts=child)
         self.register_outputs({"installed": install})

@@ -7,10 +7,10 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import workload as w
+from components.component import Placement
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent, token_exemption
 from components.stateful import DATA_VOLUME
-from components.traffic import TrafficGraph
 from monitoring.configs import scrape_annotations
 from monitoring.logs import ALLOY_STORAGE, LOKI_DATA, alloy_config, loki_config
 from monitoring.ports import ALLOY as ALLOY_PORT
@@ -26,16 +26,15 @@ ALLOY_USER = w.RunAs(473, 473, 473)  # the image's `alloy` user; the image itsel
 class LogPipeline(NamespacedComponent):
     """Loki (StatefulSet, retention by the compactor) and one Alloy replica tailing pod logs; no node access."""
 
-    def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
-                 traffic: TrafficGraph, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:LogPipeline", name, namespace=namespace, instance=instance,
-                         traffic=traffic, opts=opts)
-        self.loki_url = f"http://archon-loki.{namespace}.svc:{LOKI_PORT}"
-        self._loki(settings, protect)
+    def __init__(self, name: str, *, settings: MonitoringSettings, site: Placement,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:LogPipeline", name, site=site, opts=opts)
+        self.loki_url = f"http://archon-loki.{self.namespace}.svc:{LOKI_PORT}"
+        self._loki(settings)
         self._alloy(settings)
         self.register_outputs({"loki": self.loki_url})
 
-    def _loki(self, settings: MonitoringSettings, protect: bool) -> None:
+    def _loki(self, settings: MonitoringSettings) -> None:
         labels = recommended_labels("loki", "logging", self.instance, LOKI_VERSION)
         config = k8s.core.v1.ConfigMap("archon-loki-config", metadata=self._autonamed(labels), data={
             "config.yaml": yaml.safe_dump(loki_config(settings.loki.retention), sort_keys=False)}, opts=self.child)
@@ -49,7 +48,7 @@ class LogPipeline(NamespacedComponent):
             mounts=[w.Mount(DATA_VOLUME, LOKI_DATA, read_only=False),
                     w.Mount(w.config_map_volume("config", config.metadata.name), "/etc/loki/config")])
         storage = settings.storage.model_copy(update={"size": settings.loki.storage_size})
-        self._statefulset("loki", "archon-loki", labels, container, storage, protect, run_as=LOKI_USER,
+        self._statefulset("loki", "archon-loki", labels, container, storage, run_as=LOKI_USER,
                           pod_annotations=scrape_annotations(LOKI_PORT))
         self._service("loki-service", "archon-loki", labels, container)
         self._policy("loki-traffic", "archon-loki", labels)

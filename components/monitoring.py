@@ -9,12 +9,12 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import workload as w
+from components.component import Placement
 from components.grafana import Grafana
 from components.labels import recommended_labels, selector_labels
 from components.log_pipeline import LogPipeline
 from components.monitoring_base import NOBODY, NamespacedComponent, token_exemption
 from components.stateful import DATA_VOLUME
-from components.traffic import TrafficGraph
 from monitoring import ports
 from monitoring.configs import RULES_DIR, RULES_MOUNT, alertmanager_config, prometheus_config
 from monitoring.targets import ScrapeTarget, monitor_spec, operator_targets
@@ -31,29 +31,26 @@ KSM_KINDS = ("pods", "deployments", "statefulsets", "replicasets", "persistentvo
 class Monitoring(NamespacedComponent):
     """Prometheus (StatefulSet, least-privilege RBAC, rule files), kube-state-metrics, Alertmanager, Grafana, logs."""
 
-    def __init__(self, name: str, *, settings: MonitoringSettings, namespace: str, instance: str, protect: bool,
-                 traefik_namespace: str | None, cert_manager_namespace: str | None, database_apps: list[str],
-                 secrets: Mapping[str, pulumi.Input[str] | None], traffic: TrafficGraph,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("archon:components:Monitoring", name, namespace=namespace, instance=instance,
-                         traffic=traffic, opts=opts)
+    def __init__(self, name: str, *, settings: MonitoringSettings, site: Placement, traefik_namespace: str | None,
+                 cert_manager_namespace: str | None, database_apps: list[str],
+                 secrets: Mapping[str, pulumi.Input[str] | None], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("archon:components:Monitoring", name, site=site, opts=opts)
+        namespace = self.namespace
         outputs = {}
         if settings.mode == "bundled":
             alertmanager_host = f"archon-alertmanager.{namespace}.svc:{ports.ALERTMANAGER}"
             self._kube_state_metrics(settings)
-            self._prometheus(settings, protect, prometheus_config(namespace, alertmanager_host, traefik_namespace,
+            self._prometheus(settings, prometheus_config(namespace, alertmanager_host, traefik_namespace,
                                                                   cert_manager_namespace))
-            self._alertmanager(settings, protect, secrets)
+            self._alertmanager(settings, secrets)
             outputs["alertmanager"] = f"http://{alertmanager_host}"
         else:
             self._operator_objects(settings.operator, operator_targets(database_apps, traefik_namespace,
                                                                        cert_manager_namespace))
         prometheus_url = settings.prometheus_url(namespace)
-        logs = LogPipeline("logs", settings=settings, namespace=namespace, instance=instance, protect=protect,
-                           traffic=traffic, opts=self.child)
-        self.grafana = Grafana("grafana", settings=settings.grafana, namespace=namespace, instance=instance,
-                               prometheus_url=prometheus_url, loki_url=logs.loki_url, traffic=traffic,
-                               opts=self.child)
+        logs = LogPipeline("logs", settings=settings, site=site, opts=self.child)
+        self.grafana = Grafana("grafana", settings=settings.grafana, site=site, prometheus_url=prometheus_url,
+                               loki_url=logs.loki_url, opts=self.child)
         self.register_outputs({"prometheus": prometheus_url, "loki": logs.loki_url, "grafana": self.grafana.url,
                                **outputs})
 
@@ -105,7 +102,7 @@ class Monitoring(NamespacedComponent):
         self._service("kube-state-metrics-service", "archon-kube-state-metrics", labels, container)
         self._policy("kube-state-metrics-traffic", "archon-kube-state-metrics", labels)
 
-    def _prometheus(self, settings: MonitoringSettings, protect: bool, config: dict) -> None:
+    def _prometheus(self, settings: MonitoringSettings, config: dict) -> None:
         labels = recommended_labels("prometheus", "monitoring", self.instance, PROMETHEUS_VERSION)
         account = k8s.core.v1.ServiceAccount("prometheus-account", metadata=self._meta("archon-prometheus", labels),
                                              opts=self.child)
@@ -146,12 +143,12 @@ class Monitoring(NamespacedComponent):
             mounts=[w.Mount(DATA_VOLUME, "/prometheus", read_only=False),
                     w.Mount(w.config_map_volume("config", config_map.metadata.name), "/etc/prometheus/config"),
                     w.Mount(w.config_map_volume("rules", rules.metadata.name), RULES_MOUNT)])
-        self._statefulset("prometheus", "archon-prometheus", labels, container, settings.storage, protect,
+        self._statefulset("prometheus", "archon-prometheus", labels, container, settings.storage,
                           account=account, annotations=token_exemption("Prometheus service discovery"))
         self._service("prometheus-service", "archon-prometheus", labels, container)
         self._policy("prometheus-traffic", "archon-prometheus", labels)
 
-    def _alertmanager(self, settings: MonitoringSettings, protect: bool,
+    def _alertmanager(self, settings: MonitoringSettings,
                       secrets: Mapping[str, pulumi.Input[str] | None]) -> None:
         labels = recommended_labels("alertmanager", "monitoring", self.instance, ALERTMANAGER_VERSION)
         receivers = settings.receivers
@@ -183,6 +180,6 @@ class Monitoring(NamespacedComponent):
             mounts=[w.Mount(DATA_VOLUME, "/alertmanager", read_only=False),
                     w.Mount(w.secret_volume("config", config.metadata.name, default_mode=0o440), "/etc/alertmanager")])
         storage = settings.storage.model_copy(update={"size": ALERTMANAGER_STORAGE})
-        self._statefulset("alertmanager", "archon-alertmanager", labels, container, storage, protect)
+        self._statefulset("alertmanager", "archon-alertmanager", labels, container, storage)
         self._service("alertmanager-service", "archon-alertmanager", labels, container)
         self._policy("alertmanager-traffic", "archon-alertmanager", labels)

@@ -6,11 +6,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workload as w
-from components.component import Component
+from components.component import Component, Placement
 from components.labels import selector_labels
 from components.objects import Metadata, cluster_service, service_ports
 from components.stateful import stateful_set
-from components.traffic import APP, TrafficGraph
+from components.traffic import APP
 
 NOBODY = w.RunAs(65534, 65534)
 
@@ -26,12 +26,13 @@ def token_exemption(what: str) -> dict[str, str]:
 class NamespacedComponent(Component):
     """A ComponentResource whose children live in one namespace and share its helpers."""
 
-    def __init__(self, type_: str, name: str, *, namespace: str, instance: str, traffic: TrafficGraph,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, type_: str, name: str, *, site: Placement, opts: pulumi.ResourceOptions | None = None) -> None:
         # The namespace comes as a plain name (the config builders format it into strings), so the children's
         # order comes from what the component waits for (the namespace baseline), handed down by Component.
         super().__init__(type_, name, opts)
-        self.namespace, self.instance, self.traffic = namespace, instance, traffic
+        if not isinstance(site.namespace, str):
+            raise TypeError(f"{name}: the monitoring components take the namespace as a plain name")
+        self.site, self.namespace, self.instance, self.traffic = site, site.namespace, site.instance, site.traffic
 
     def _meta(self, object_name: str, labels: dict, annotations: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return Metadata(self.namespace, labels).named(object_name, annotations)
@@ -52,8 +53,8 @@ class NamespacedComponent(Component):
                                         spec=self.traffic.policy(labels[APP], selector_labels(labels)),
                                         opts=self.child)
 
-    def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, storage,
-                     protect: bool, account: k8s.core.v1.ServiceAccount | None = None,
+    def _statefulset(self, resource: str, object_name: str, labels: dict, container: w.Container, storage, *,
+                     account: k8s.core.v1.ServiceAccount | None = None,
                      annotations: dict | None = None, run_as: w.RunAs = NOBODY,
                      pod_annotations: dict | None = None) -> None:
         """One replica on its volume, named through the app's ClusterIP Service (`object_name`)."""
@@ -62,4 +63,4 @@ class NamespacedComponent(Component):
             pod={"labels": labels, "annotations": pod_annotations, "containers": [container], "run_as": run_as,
                  "service_account_name": account.metadata.name if account else None,
                  "automount_service_account_token": account is not None},
-            storage=storage, protect=protect, opts=self.child, service=object_name, annotations=annotations)
+            storage=storage, protect=self.site.protect, opts=self.child, service=object_name, annotations=annotations)

@@ -26,6 +26,19 @@ def pod_security_labels(level: str = PSA_LEVEL, version: str = PSA_VERSION) -> d
     return labels
 
 
+def quota_limits(quota: QuotaSettings) -> dict[str, str]:
+    """The namespace's hard limits: requests, limits, pods and claims."""
+    return {
+        "requests.cpu": quota.requests.cpu,
+        "requests.memory": quota.requests.memory,
+        "requests.storage": quota.requests.storage,
+        "limits.cpu": quota.limits.cpu,
+        "limits.memory": quota.limits.memory,
+        "pods": str(quota.pods),
+        "persistentvolumeclaims": str(quota.persistent_volume_claims),
+    }
+
+
 class NamespaceBaseline(Component):
     """Namespace with Pod Security Admission labels, quota, limit range, default-deny and allow-DNS policies."""
 
@@ -55,15 +68,7 @@ class NamespaceBaseline(Component):
         self.quota = k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=meta("archon-quota"),
-            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard={
-                "requests.cpu": quota.requests.cpu,
-                "requests.memory": quota.requests.memory,
-                "requests.storage": quota.requests.storage,
-                "limits.cpu": quota.limits.cpu,
-                "limits.memory": quota.limits.memory,
-                "pods": str(quota.pods),
-                "persistentvolumeclaims": str(quota.persistent_volume_claims),
-            }),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_limits(quota)),
             opts=child,
         )
         self.limit_range = k8s.core.v1.LimitRange(

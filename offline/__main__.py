@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-import traceback
 from pathlib import Path
 
-from offline.analyzer import PolicyPackError
-from offline.charts import ChartValuesError, check_local_charts
-from offline.diff import DiffError, diff, diff_json, diff_text, load_base, provider_mutable
+from offline.diff import Change, DiffError, diff, diff_json, diff_text, load_base, provider_mutable
 from offline.graph import GraphError, check_graph_target, write_graph
-from offline.policy_config import PolicyConfigError
+from offline.planning import InvalidPlan, PlanRequest, PlanResult, plan_stack
 from offline.policy_report import write_reports
-from offline.policy_step import default_config_path, run_policies
-from offline.project import ProjectError, read_stack
 from offline.render import clear_plan, manifests, ordered, write_plan
 from offline.report import json_report, text_report
-from offline.runner import ProgramError, run_program
 
 EXIT_OK, EXIT_POLICY, EXIT_INVALID, EXIT_DATA_LOSS = 0, 1, 2, 3
 
@@ -45,73 +40,78 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_on_replace and args.diff is None:
         parser.error("--fail-on-replace needs --diff BASE_DIR (the earlier plan to compare with)")
     out = args.out or args.project_dir / "build" / args.stack
-    return run_plan(args.stack, out, args.project_dir, args.policy_config, args.format, args.policy_pack,
-                    args.diff, args.fail_on_replace, args.graph)
+    request = PlanRequest(args.stack, args.project_dir, args.policy_config, args.policy_pack)
+    return run_plan(request, out, args.format, args.diff, args.fail_on_replace, args.graph)
 
 
-def run_plan(stack: str, out: Path, project_dir: Path, policy_config: Path | None, fmt: str,
-             policy_pack: Path | None = None, diff_base: Path | None = None, fail_on_replace: bool = False,
-             graph: Path | None = None) -> int:
-    """Plan one stack; messages for invalid input go to stderr and nothing is written."""
-    out, project_dir = out.resolve(), project_dir.resolve()
-    pack_dir = (policy_pack or project_dir / "policies").resolve()
+def run_plan(request: PlanRequest, out: Path, fmt: str = "text", diff_base: Path | None = None,
+             fail_on_replace: bool = False, graph: Path | None = None) -> int:
+    """Plan one stack and present it; messages for invalid input go to stderr and nothing is written."""
+    out = out.resolve()
+    request = dataclasses.replace(request, project_dir=request.project_dir.resolve())
     try:
         base = load_base(diff_base) if diff_base is not None else None  # before clear_plan: it may be `out`
         if graph is not None:
             check_graph_target(graph)
     except (DiffError, GraphError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(exc)
     clear_plan(out)
     try:
-        inputs = read_stack(project_dir, stack)
-        if policy_config is None and (pack_dir / "PulumiPolicy.yaml").is_file():
-            policy_config = default_config_path(inputs, pack_dir)
-        elif policy_config is not None and not (pack_dir / "PulumiPolicy.yaml").is_file():
-            raise PolicyConfigError(f"--policy-config given, but {pack_dir} has no PulumiPolicy.yaml")
-        recording = run_program(inputs)
-        check_local_charts(recording, project_dir)
-        outcome = (run_policies(inputs, recording, pack_dir, policy_config)
-                   if (pack_dir / "PulumiPolicy.yaml").is_file() else None)
-    except (ProjectError, ProgramError, ChartValuesError, PolicyConfigError, PolicyPackError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except Exception:  # any failure of the program is reported, never a partial plan
-        print(f"error: the program failed for stack '{stack}':\n{traceback.format_exc()}", file=sys.stderr)
-        return EXIT_INVALID
-    write_plan(out, stack, recording)
-    if outcome is not None:
-        write_reports(out, stack, outcome.info, outcome.levels, outcome.items, ordered(recording), project_dir)
-    count = len(manifests(recording))
-    report = json_report if fmt == "json" else text_report
-    printed = report(inputs, recording, out, count, outcome)
-    # resources.json as written, read back once for the diff and the picture (the URN-keyed plan format)
-    written = json.loads((out / "resources.json").read_text()) if base is not None or graph is not None else []
+        result = plan_stack(request)
+    except InvalidPlan as exc:
+        return _invalid(exc)
+    written = write_files(out, request, result)
+    printed = (json_report if fmt == "json" else text_report)(
+        result.inputs, result.recording, out, len(manifests(result.recording)), result.outcome)
     changes = None
     if base is not None and diff_base is not None:
-        changes = diff(base, written, provider_mutable(inputs.config))
-        report_json = diff_json(diff_base, changes)
-        (out / "diff.json").write_text(json.dumps(report_json, indent=2) + "\n")
-        if fmt == "json":
-            printed = json.dumps({**json.loads(printed), "diff": report_json["summary"]}, indent=2)
-        else:
-            printed += "\n\n" + diff_text(diff_base, changes)
+        changes = diff(base, written, provider_mutable(result.inputs.config))
+        printed = _with_diff(printed, fmt, out, diff_base, changes)
     if graph is not None:
-        findings = json.loads((out / "policy-report.json").read_text())["findings"] if outcome is not None else []
+        findings = json.loads((out / "policy-report.json").read_text())["findings"] if result.outcome else []
         try:
-            write_graph(graph, stack, written, findings)
+            write_graph(graph, request.stack, written, findings)
         except GraphError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_INVALID
+            return _invalid(exc)
         printed += f"\n\nPicture of the plan: {graph}"
     print(printed)
-    if outcome is not None and outcome.summary["mandatory"]:
+    return _exit_code(result, fail_on_replace, changes)
+
+
+def write_files(out: Path, request: PlanRequest, result: PlanResult) -> list[dict]:
+    """Write the plan's files (manifests, resources, outputs, policy reports); return resources.json as written."""
+    write_plan(out, request.stack, result.recording)
+    if result.outcome is not None:
+        outcome = result.outcome
+        write_reports(out, request.stack, outcome.info, outcome.levels, outcome.items, ordered(result.recording),
+                      request.project_dir)
+    # read back once for the diff and the picture (the URN-keyed plan format)
+    return json.loads((out / "resources.json").read_text())
+
+
+def _with_diff(printed: str, fmt: str, out: Path, diff_base: Path, changes: list[Change]) -> str:
+    """The report with the diff against the earlier plan added, which is also written to diff.json."""
+    report_json = diff_json(diff_base, changes)
+    (out / "diff.json").write_text(json.dumps(report_json, indent=2) + "\n")
+    if fmt == "json":
+        return json.dumps({**json.loads(printed), "diff": report_json["summary"]}, indent=2)
+    return printed + "\n\n" + diff_text(diff_base, changes)
+
+
+def _exit_code(result: PlanResult, fail_on_replace: bool, changes: list[Change] | None) -> int:
+    """Mandatory findings first, then (when asked) a replacement of something holding data."""
+    if result.outcome is not None and result.outcome.summary["mandatory"]:
         return EXIT_POLICY
     if fail_on_replace and changes and any(c.data_loss for c in changes):
         print("error: --fail-on-replace: this change replaces something holding data (see DATA-LOSS RISK above)",
               file=sys.stderr)
         return EXIT_DATA_LOSS
     return EXIT_OK
+
+
+def _invalid(error: Exception) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_INVALID
 
 
 if __name__ == "__main__":

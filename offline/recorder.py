@@ -6,12 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
-from pulumi.runtime.settings import get_project, get_stack
-from pulumi.runtime.sync_await import _ensure_event_loop
-
-from offline import fakes
+from offline import fakes, sdk
+from offline.sdk import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, get_project, get_stack
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -75,8 +71,8 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
-        _ensure_event_loop()
-        raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        sdk.ensure_event_loop()
+        raw = sdk.deserialize_properties(request.object, keep_unknowns=True)
         inputs = fakes.check(request.type, request.name, _ints(_plain(raw)))
         options = {
             "protect": bool(request.protect),
@@ -99,23 +95,19 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResourceOutputs(self, request):
         if request.urn and request.urn == self.stack_urn:
-            _ensure_event_loop()
-            outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+            sdk.ensure_event_loop()
+            outputs = sdk.deserialize_properties(request.outputs, keep_unknowns=True)
             with self._lock:
                 for key, value in outputs.items():
-                    if _is_secret(value):
+                    if sdk.is_secret(value):
                         self.recording.secret_outputs.add(key)
                 self.recording.outputs = _ints(_plain(outputs))
         return super().RegisterResourceOutputs(request)
 
 
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
-
-
 def _plain(value: Any) -> Any:
     """Unwrap secret envelopes (their values are fakes or placeholders offline)."""
-    if _is_secret(value):
+    if sdk.is_secret(value):
         return _plain(value.get("value"))
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}

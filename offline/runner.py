@@ -12,11 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _ensure_event_loop
 
+from offline import sdk
 from offline.project import StackInputs
 from offline.recorder import OfflineMocks, Recording, RecordingMonitor
 
@@ -44,28 +41,17 @@ def run_program(inputs: StackInputs) -> Recording:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
-    pulumi_settings.ROOT.set(None)
-    pulumi_settings.configure(pulumi_mocks.MockSettings(
-        monitor=monitor,
-        monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-        engine=pulumi_mocks.MockEngine(logger),
-        project=inputs.project,
-        stack=inputs.stack,
-        # Not a dry run: outputs the mocks compute are known, so every manifest is complete.
-        dry_run=False,
-        organization="organization",
-        callbacks=None,
-    ))
+    sdk.configure(monitor, sdk.MockEngine(logger), inputs.project, inputs.stack)
     pulumi.runtime.set_all_config(dict(inputs.config), list(inputs.secret_keys))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # The SDK calls the monitor from executor threads, each of which gets an event loop of its own;
     # keep hold of them so they are closed with ours instead of at interpreter exit.
     thread_loops: list[asyncio.AbstractEventLoop] = []
-    loop.set_default_executor(ThreadPoolExecutor(initializer=lambda: thread_loops.append(_ensure_event_loop())))
+    loop.set_default_executor(ThreadPoolExecutor(initializer=lambda: thread_loops.append(sdk.ensure_event_loop())))
     try:
         with _program_context(inputs.project_dir):
-            loop.run_until_complete(run_in_stack(lambda: _run_main(inputs.main)))
+            loop.run_until_complete(sdk.run_in_stack(lambda: _run_main(inputs.main)))
     except pulumi.RunError as exc:
         raise ProgramError(str(exc), [r.type for r in monitor.recording.resources]) from None
     finally:
@@ -74,7 +60,7 @@ def run_program(inputs: StackInputs) -> Recording:
             thread_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
-        pulumi_settings.ROOT.set(None)
+        sdk.reset()
     return monitor.recording
 
 

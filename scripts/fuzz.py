@@ -65,6 +65,26 @@ def main() -> int:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     failures: list[dict] = []
+    loader, loader_seconds = loader_fuzz(args.cases, args.seed, failures)
+    planned, plan_seconds = plan_fuzz(args.plans, args.seed + 1, failures)
+    (OUT / "config-failures.json").write_text(json.dumps(failures, indent=1, ensure_ascii=True) + "\n")
+    say(f"config fuzz (seed {args.seed})")
+    say(f"  loader: {sum(loader[k] for k in ('valid', 'refused', 'wrong verdict', 'traceback'))} cases in "
+          f"{loader_seconds:.1f} s: {loader['valid']} valid, {loader['refused']} refused, "
+          f"{loader['traceback']} tracebacks, {loader['wrong verdict']} wrong verdicts")
+    exits = ", ".join(f"{n} {k}" for k, n in sorted(planned.items()) if k.startswith("exit"))
+    say(f"  offline plan: {sum(n for k, n in planned.items() if k.startswith('exit'))} cases in "
+          f"{plan_seconds:.1f} s: {exits or 'none'}; {planned['traceback']} tracebacks, "
+          f"{planned['wrong verdict']} wrong verdicts")
+    if failures:
+        say(f"  {len(failures)} failing cases in {OUT / 'config-failures.json'}")
+    manifest_failures = manifests(args) if args.manifests else []
+    (OUT / "summary.txt").write_text("\n".join(SAID) + "\n")  # for make figures
+    return 1 if failures or manifest_failures else 0
+
+
+def loader_fuzz(cases: int, seed: int, failures: list[dict]) -> tuple[collections.Counter, float]:
+    """Fuzzed configs through the loader: counts by verdict, and the seconds taken; failures appended."""
     loader: collections.Counter = collections.Counter()
 
     def load(case: Case) -> None:
@@ -80,8 +100,12 @@ def main() -> int:
                              "problem": traceback.format_exc()[-3000:], "config": case.raw})
 
     start = time.monotonic()
-    run(args.cases, load, args.seed)
-    loader_seconds = time.monotonic() - start
+    run(cases, load, seed)
+    return loader, time.monotonic() - start
+
+
+def plan_fuzz(plans: int, seed: int, failures: list[dict]) -> tuple[collections.Counter, float]:
+    """Fuzzed configs through the offline plan of a project copy: counts by exit code and problem, and seconds."""
     planned: collections.Counter = collections.Counter()
     with tempfile.TemporaryDirectory() as work:
         project = copy_project(Path(work) / "project")
@@ -96,23 +120,9 @@ def main() -> int:
                                  "problem": outcome["problem"], "config": case.raw})
 
         start = time.monotonic()
-        if args.plans:
-            run(args.plans, through_plan, args.seed + 1)
-        plan_seconds = time.monotonic() - start
-    (OUT / "config-failures.json").write_text(json.dumps(failures, indent=1, ensure_ascii=True) + "\n")
-    say(f"config fuzz (seed {args.seed})")
-    say(f"  loader: {sum(loader[k] for k in ('valid', 'refused', 'wrong verdict', 'traceback'))} cases in "
-          f"{loader_seconds:.1f} s: {loader['valid']} valid, {loader['refused']} refused, "
-          f"{loader['traceback']} tracebacks, {loader['wrong verdict']} wrong verdicts")
-    exits = ", ".join(f"{n} {k}" for k, n in sorted(planned.items()) if k.startswith("exit"))
-    say(f"  offline plan: {sum(n for k, n in planned.items() if k.startswith('exit'))} cases in "
-          f"{plan_seconds:.1f} s: {exits or 'none'}; {planned['traceback']} tracebacks, "
-          f"{planned['wrong verdict']} wrong verdicts")
-    if failures:
-        say(f"  {len(failures)} failing cases in {OUT / 'config-failures.json'}")
-    manifest_failures = manifests(args) if args.manifests else []
-    (OUT / "summary.txt").write_text("\n".join(SAID) + "\n")  # for make figures
-    return 1 if failures or manifest_failures else 0
+        if plans:
+            run(plans, through_plan, seed)
+        return planned, time.monotonic() - start
 
 
 def manifests(args: argparse.Namespace) -> list[dict]:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from offline.__main__ import run_plan
+from offline.planning import PlanRequest
 from offline.project import read_stack
 from offline.variant import copy_project, edit_stack
 from tests import reachability
@@ -60,7 +61,7 @@ def plan(stack: str, out: Path, project_dir: Path = ROOT, fmt: str = "text") -> 
     """Run the offline plan in-process and capture what it prints."""
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = run_plan(stack, out, project_dir, None, fmt)
+        code = run_plan(PlanRequest(stack, project_dir), out, fmt)
     return Plan(out, code, stdout.getvalue(), stderr.getvalue())
 
 

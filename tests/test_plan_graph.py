@@ -76,3 +76,15 @@ def test_an_unknown_picture_format_is_refused_before_planning(tmp_path, capsys):
     assert code == 2
     assert "must end in .svg or .png" in capsys.readouterr().err
     assert not (tmp_path / "plan" / "resources.json").exists()
+
+
+def test_waiting_for_a_whole_component_is_one_edge_to_its_cluster():
+    def resource(urn, parent, custom=True, deps=()):
+        return {"urn": urn, "type": f"t:{urn}", "name": urn, "parent": parent, "custom": custom,
+                "dependencies": list(deps)}
+    resources = [resource("s", None, False), resource("base", "s", False), resource("ns", "base"),
+                 resource("quota", "base", deps=["ns"]), resource("app", "s", False),
+                 resource("deploy", "app", deps=["ns", "quota"]), resource("svc", "app", deps=["ns"])]
+    source = plan_graph("s", resources, []).source
+    edges = [line.strip() for line in source.splitlines() if "->" in line]
+    assert edges == ["quota -> ns", "deploy -> ns [lhead=cluster_base]", "svc -> ns"]
