@@ -12,9 +12,9 @@ from pulumi.runtime.proto import analyzer_pb2
 from offline.analyzer import Diagnostic
 from offline.recorder import Registration
 from offline.render import manifest_filename
+from policies.archon_policies.exemptions import ExemptedFinding
+from policies.archon_policies.rule import EXEMPTED_FINDINGS
 
-EXEMPTED_FINDINGS = "exempted-findings"
-_EXEMPTED = re.compile(r"^exempted from (?P<rule>[\w.-]+): (?P<why>.*?) \| (?P<message>.*)$", re.S)
 _UNKNOWN = re.compile(r"^can't run policy '(?P<rule>[^']+)' .*? during preview: (?P<message>.*)$", re.S)
 SEVERITIES = {0: "", 1: "low", 2: "medium", 3: "high", 4: "critical"}
 SECURITY_SEVERITY = {"low": "3.0", "medium": "5.5", "high": "8.0", "critical": "9.5", "": "5.0"}
@@ -44,9 +44,9 @@ def findings(diagnostics: list[Diagnostic], info: analyzer_pb2.AnalyzerInfo, lev
     result = []
     for d in diagnostics:
         policy, message, exempted, why, enforcement = d.policy, d.message, False, "", d.enforcement
-        match = _EXEMPTED.match(message) if d.policy == EXEMPTED_FINDINGS else None
-        if match:
-            policy, message, exempted, why = match["rule"], match["message"], True, match["why"]
+        finding = ExemptedFinding.from_report(d.urn, message) if d.policy == EXEMPTED_FINDINGS else None
+        if finding:
+            policy, message, exempted, why = finding.rule, finding.message, True, finding.justification
             enforcement = levels.get(policy, "advisory")
         unknown = _UNKNOWN.match(message)
         if unknown:

@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policies.archon_policies.catalog import EXEMPTED_FINDINGS, RULES  # noqa: E402
+from policies.archon_policies.catalog import RULES  # noqa: E402
+from policies.archon_policies.rule import EXEMPTED_FINDINGS, EXEMPTED_FINDINGS_REPORTER  # noqa: E402
 
 STACKS = ("staging", "production")
 
@@ -27,8 +28,9 @@ def table() -> str:
         levels = [level(configs[s], rule.name, rule.default_level) for s in STACKS]
         lines.append(f"| `{rule.name}` | {rule.severity} | {levels[0]} | {levels[1]} | {rule.description} |")
     levels = [level(configs[s], EXEMPTED_FINDINGS, "advisory") for s in STACKS]
-    lines.append(f"| `{EXEMPTED_FINDINGS}` | low | {levels[0]} | {levels[1]} | Reports every exempted finding "
-                 "with its justification; keep it advisory, or exemptions would block. |")
+    reporter = EXEMPTED_FINDINGS_REPORTER
+    lines.append(f"| `{EXEMPTED_FINDINGS}` | {reporter['severity']} | {levels[0]} | {levels[1]} | "
+                 f"{reporter['description']} |")
     return "\n".join(lines)
 
 

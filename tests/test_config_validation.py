@@ -8,6 +8,13 @@ from stackconfig import ConfigError, StackConfig, load_stack_config
 from tests.conftest import STACKS, raw_config
 from tests.helpers import DELETE, changed
 
+
+def refusals(stack: str, raw: dict) -> list[str]:
+    """The issues the loader refuses this raw config with (it must refuse it)."""
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(stack, raw)
+    return [str(issue) for issue in caught.value.issues]
+
 MEMORY_HINT = "expected a memory quantity with a binary suffix such as 512Mi or 2Gi (Ki, Mi, Gi, Ti; or k, M, G, T)"
 CPU_HINT = "expected a CPU quantity such as 250m, 0.5 or 2"
 DNS_LABEL = ("is not a DNS label; use at most 63 lowercase letters, digits and '-', starting and ending "
@@ -136,9 +143,7 @@ def test_bad_config_gives_one_exact_message(stack, key, value, message):
 
 def test_lets_encrypt_is_refused_for_reserved_names_in_every_environment():
     raw = changed(raw_config("staging"), "archon:ingress.tlsIssuer", "letsencrypt-staging")
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(issue) for issue in caught.value.issues] == [
+    assert refusals("staging", raw) == [
         "archon:domain = 'staging.archon.example.com': Let's Encrypt (letsencrypt-staging) cannot issue for a "
         "reserved name such as example.com, .local or .test; use a domain you own, or ingress.tlsIssuer: selfsigned",
         "archon:acmeEmail = 'platform-team@example.com': Let's Encrypt (letsencrypt-staging) refuses an account "
@@ -196,9 +201,7 @@ def test_quantities_accept_numbers_as_yaml_writes_them():
 
 def test_a_registry_password_needs_its_user_name():
     raw = raw_config("staging") | {"archon:registryPassword": "x"}
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(i) for i in caught.value.issues] == [
+    assert refusals("staging", raw) == [
         "archon:images.registryUsername: is required with the registryPassword secret (the registry login is "
         "user name and password together)"]
     raw = changed(raw, "archon:images.registryUsername", "ci-bot")
@@ -207,9 +210,7 @@ def test_a_registry_password_needs_its_user_name():
 
 def test_supabase_needs_its_url_and_service_key():
     raw = changed(raw_config("staging"), "archon:databases.provider", "supabase")
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(i) for i in caught.value.issues] == [
+    assert refusals("staging", raw) == [
         "archon:supabaseUrl: is required with databases.provider: supabase (the project URL, e.g. "
         "https://xyz.supabase.co)",
         "archon:supabaseServiceKey: is required with databases.provider: supabase; set it with "
@@ -234,9 +235,7 @@ def test_an_s3_backup_target_needs_its_credentials():
 
 def test_images_need_a_prebuilt_reference_or_a_source_checkout(tmp_path, monkeypatch):
     raw = changed(raw_config("staging"), "archon:images.prebuilt", {"frontend": "ghcr.io/acme/archon/frontend:v1"})
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(i) for i in caught.value.issues] == [
+    assert refusals("staging", raw) == [
         "archon:appSource: is not set, and server, mcp, agents have no images.prebuilt entry: set "
         "archon:appSource to an Archon checkout to build, or name a prebuilt image"]
     with pytest.raises(ConfigError, match=r"archon:appSource = 'no/such/archon': is not a directory"):
@@ -258,18 +257,14 @@ def test_images_need_a_prebuilt_reference_or_a_source_checkout(tmp_path, monkeyp
 ])
 def test_prebuilt_images_must_be_pinned(image, message):
     raw = changed(raw_config("staging"), "archon:images.prebuilt.server", image)
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(i) for i in caught.value.issues] == [f"archon:images.prebuilt.server = {image!r}: {message}"]
+    assert refusals("staging", raw) == [f"archon:images.prebuilt.server = {image!r}: {message}"]
 
 
 def test_cidrs_are_checked_wherever_they_are_configured():
     raw = changed(raw_config("staging"), "archon:ingress.grafana",
                   {"host": "grafana.example.com", "allowCidrs": ["10.0.0.0/8", "office"]})
     raw = changed(raw, "archon:network", {"externalCidrs": ["0.0.0.0/0", "256.0.0.0/8"]})
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(i) for i in caught.value.issues] == [
+    assert refusals("staging", raw) == [
         "archon:network.externalCidrs.1 = '256.0.0.0/8': is not a CIDR such as 203.0.113.0/24",
         "archon:ingress.grafana.allowCidrs.1 = 'office': is not a CIDR such as 203.0.113.0/24"]
 
@@ -279,9 +274,7 @@ def test_intelligence_cannot_be_built_from_an_archon_checkout(tmp_path, monkeypa
     (tmp_path / "archon" / "python").mkdir(parents=True)
     raw = changed(raw_config("staging"), "archon:features.intelligence", True)
     raw["archon:appSource"] = "archon"
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("staging", raw)
-    assert [str(i) for i in caught.value.issues] == [
+    assert refusals("staging", raw) == [
         "archon:images.prebuilt.intelligence: is needed: the intelligence service is not part of Archon, so appSource "
         "has no services/intelligence; it is OmniArchon's (OmniNode-ai/omniintelligence, migration_sources/"
         "omniarchon/services/intelligence), and the delivery pipeline builds it from there"]

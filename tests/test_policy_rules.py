@@ -324,3 +324,44 @@ def test_every_rule_has_the_metadata_reviewers_need():
 def test_a_file_path_to_a_secret_is_not_a_secret():
     env = [{"name": "POSTGRES_PASSWORD_FILE", "value": "/run/secrets/archon/password"}]
     assert messages("no-literal-secrets-in-env", pod(container(env=env))) == []
+
+
+def test_a_rules_description_is_the_first_paragraph_of_its_checks_docstring():
+    import inspect
+
+    for rule in RULES:
+        first = " ".join(inspect.getdoc(rule.check).split("\n\n", 1)[0].split())
+        assert rule.description == first, rule.name
+    assert {rule.check.__module__.rsplit(".", 1)[-1] for rule in RULES} == {"pss", "platform", "stack_rules"}
+
+
+def test_a_rule_declared_wrongly_is_refused_by_name():
+    import pytest
+
+    from policies.archon_policies.rule import policy
+
+    def undocumented(subject, config):
+        return []
+
+    def documented(subject, config):
+        """Checks something."""
+        return []
+
+    with pytest.raises(ValueError, match="rule x: undocumented needs a docstring, the rule's description"):
+        policy("x", "low", remediation="r")(undocumented)
+    with pytest.raises(ValueError, match="rule x: severity 'urgent' is not one of low, medium, high, critical"):
+        policy("x", "urgent", remediation="r")
+    with pytest.raises(ValueError, match="rule pods-run-as-non-root is declared twice"):
+        policy("pods-run-as-non-root", "low", remediation="r")(documented)
+    assert len(RULES) == len(BY_NAME) == 29
+
+
+def test_an_exempted_finding_reads_back_exactly_whatever_its_reason_and_message_hold():
+    from policies.archon_policies.exemptions import ExemptedFinding
+
+    tricky = ExemptedFinding("urn:a", "no-host-ports", 'Pod x: port "8080" | hostPort): set', 'reads " | ") and\nmore')
+    text = tricky.report_text()
+    assert text.startswith('exempted from no-host-ports (reason: "reads \\" | \\") and\\nmore"): Pod x')
+    assert ExemptedFinding.from_report("urn:a", text) == tricky
+    for other in ("can't run policy 'x' during preview: y", "exempted from x: y | z", 'exempted from x (reason: "y'):
+        assert ExemptedFinding.from_report("urn:a", other) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,8 +58,26 @@ class ExemptedFinding:
     justification: str
 
     def report_text(self) -> str:
-        """The advisory message `exempted-findings` reports; the offline engine parses it back."""
-        return f"exempted from {self.rule}: {self.justification} | {self.message}"
+        """The advisory message `exempted-findings` reports: the rule, the reason as a JSON string (so any text in
+        it reads back exactly), then the violation's message."""
+        return f"{_PREFIX}{self.rule} (reason: {json.dumps(self.justification)}): {self.message}"
+
+    @classmethod
+    def from_report(cls, urn: str, text: str) -> ExemptedFinding | None:
+        """The finding a report_text message carries, or None for any other message."""
+        rule, sep, rest = text.removeprefix(_PREFIX).partition(" (reason: ")
+        if not text.startswith(_PREFIX) or not sep:
+            return None
+        try:
+            justification, end = json.JSONDecoder().raw_decode(rest)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(justification, str) or not rest[end:].startswith("): "):
+            return None
+        return cls(urn, rule, rest[end + 3:], justification)
+
+
+_PREFIX = "exempted from "
 
 
 class ExemptedLedger:

@@ -17,8 +17,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from .catalog import EXEMPTED_FINDINGS, RULES, Rule
+from .catalog import RULES, Rule
 from .exemptions import EXEMPTIONS_SCHEMA, ExemptedFinding, ExemptedLedger, justification_for
+from .rule import EXEMPTED_FINDINGS, EXEMPTED_FINDINGS_REPORTER
 from .sharing import Memo, install
 from .subject import Subject, Violation
 from .values import UNKNOWN_SENTINELS, to_plain
@@ -118,13 +119,14 @@ def build_policies() -> list:
             policies.append(ResourceValidationPolicy(validate=_resource_validator(rule), **common))
         else:
             policies.append(StackValidationPolicy(validate=_stack_validator(rule), **common))
+    reporter = EXEMPTED_FINDINGS_REPORTER
     policies.append(StackValidationPolicy(
         name=EXEMPTED_FINDINGS,
-        description="Findings set aside by a justified exemption, reported with the reason (never blocks).",
+        description=reporter["description"],
         validate=_report_exempted,
         enforcement_level=EnforcementLevel.ADVISORY,
-        severity=Severity.LOW,
-        remediation_steps="Review the justification; remove the exemption when it no longer holds.",
+        severity=Severity[reporter["severity"].upper()],
+        remediation_steps=reporter["remediation"],
         tags=["exemptions"],
     ))
     return policies

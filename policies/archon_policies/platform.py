@@ -7,7 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from . import quantities
-from .pods import CONTAINER_SETS, POD_SPEC_PATHS, each_container, each_pod, find_pods, undiscovered_containers
+from .pods import (
+    CONTAINER_SETS,
+    POD_SPEC_PATHS,
+    each_container,
+    each_container_field,
+    each_pod,
+    find_pods,
+    undiscovered_containers,
+)
+from .rule import known_names, policy
 from .subject import Subject, Violation, unknown
 from .values import get, is_unknown
 
@@ -42,8 +51,10 @@ INTERNAL_LB_ANNOTATIONS = {
 }
 
 
+@policy("containers-have-resource-limits", "medium",
+        remediation="Set resources.requests and resources.limits for cpu and memory on every container.")
 def containers_have_resource_limits(subject: Subject, config: dict) -> list[Violation]:
-    """CPU and memory requests and limits on every container and init container (requests default to limits)."""
+    """Every container and init container sets CPU and memory requests and limits (requests default to limits)."""
     out: list[Violation] = []
     for pod in each_pod(subject, out):
         for c in each_container(pod, out, ("initContainers", "containers")):
@@ -85,29 +96,30 @@ def _quantity(value: Any, parse, where: str, field: str, out: list[Violation]) -
     return number if number > 0 else None
 
 
+@policy("image-pinned", "medium",
+        remediation="Use repo/image:1.2.3 or repo/image@sha256:…",
+        settings={"requireDigest": {"type": "boolean", "default": False,
+                  "description": "Require an @sha256 digest, not only a tag."}})
 def image_pinned(subject: Subject, config: dict) -> list[Violation]:
-    """Every image names a tag other than latest, or a digest (a digest only, with requireDigest)."""
+    """Every image is pinned by a version tag or a digest, never latest.
+
+    Every image names a tag other than latest, or a digest (a digest only, with requireDigest)."""
     out: list[Violation] = []
     require_digest = bool(config.get("requireDigest"))
-    for pod in each_pod(subject, out):
-        for c in each_container(pod, out):
-            image = c.data.get("image")
-            if is_unknown(image):
-                out.append(unknown(c.where, "image"))
-                continue
-            if not isinstance(image, str) or not image:
-                out.append(Violation(f"{c.where}: image is not set; set a pinned image such as repo/app:1.2.3"))
-                continue
-            name, _, digest = image.partition("@")
-            last = name.rsplit("/", 1)[-1]
-            tag = last.partition(":")[2]
-            if digest:
-                continue
-            if require_digest:
-                out.append(Violation(f"{c.where}: image {image!r} has no digest; pin it as {name}@sha256:…"))
-            elif tag in ("", "latest"):
-                out.append(Violation(f"{c.where}: image {image!r} has {'the tag latest' if tag else 'no tag'}; "
-                                     "pin a version tag or a digest"))
+    for c, image in each_container_field(subject, "image", out):
+        if not isinstance(image, str) or not image:
+            out.append(Violation(f"{c.where}: image is not set; set a pinned image such as repo/app:1.2.3"))
+            continue
+        name, _, digest = image.partition("@")
+        last = name.rsplit("/", 1)[-1]
+        tag = last.partition(":")[2]
+        if digest:
+            continue
+        if require_digest:
+            out.append(Violation(f"{c.where}: image {image!r} has no digest; pin it as {name}@sha256:…"))
+        elif tag in ("", "latest"):
+            out.append(Violation(f"{c.where}: image {image!r} has {'the tag latest' if tag else 'no tag'}; "
+                                 "pin a version tag or a digest"))
     return out
 
 
@@ -122,29 +134,28 @@ def image_reference_problem(image: str) -> str | None:
     return "has the tag latest; pin a version tag or a digest" if tag == "latest" else None
 
 
+@policy("no-literal-secrets-in-env", "high",
+        remediation="Store the value in a Secret and reference it with env[].valueFrom.secretKeyRef or a mounted file.")
 def no_literal_secrets_in_env(subject: Subject, config: dict) -> list[Violation]:
-    """No secret as a literal env value: use valueFrom.secretKeyRef or a mounted Secret."""
+    """No secret is a literal env value."""
     out: list[Violation] = []
-    for pod in each_pod(subject, out):
-        for c in each_container(pod, out):
-            env = c.data.get("env")
-            if is_unknown(env):
-                out.append(unknown(c.where, "env"))
+    for c, env in each_container_field(subject, "env", out):
+        for index, var in enumerate(env if isinstance(env, list) else []):
+            if not isinstance(var, dict) or var.get("value") in (None, ""):
                 continue
-            for index, var in enumerate(env if isinstance(env, list) else []):
-                if not isinstance(var, dict) or var.get("value") in (None, ""):
-                    continue
-                name, value = str(var.get("name", "")), var["value"]
-                if is_unknown(value):
-                    out.append(unknown(c.where, f"env {name}"))
-                elif is_secret_env(name, value):
-                    out.append(Violation(f"{c.where}: env[{index}] {name} has a literal value that looks like a "
-                                         "secret; move it to a Secret and use valueFrom.secretKeyRef"))
+            name, value = str(var.get("name", "")), var["value"]
+            if is_unknown(value):
+                out.append(unknown(c.where, f"env {name}"))
+            elif is_secret_env(name, value):
+                out.append(Violation(f"{c.where}: env[{index}] {name} has a literal value that looks like a "
+                                     "secret; move it to a Secret and use valueFrom.secretKeyRef"))
     return out
 
 
+@policy("no-default-namespace", "low",
+        remediation="Set metadata.namespace to the stack's namespace.")
 def no_default_namespace(subject: Subject, config: dict) -> list[Violation]:
-    """Namespaced objects name their namespace explicitly, and it is not `default`."""
+    """Namespaced objects name their namespace, and it is not default."""
     if not subject.is_kubernetes or subject.kind in CLUSTER_SCOPED:
         return []
     namespace = subject.namespace
@@ -160,8 +171,13 @@ def no_default_namespace(subject: Subject, config: dict) -> list[Violation]:
     return []
 
 
+@policy("no-public-service-types", "high",
+        remediation="Use ClusterIP Services behind the ingress; exempt the ingress controller's LoadBalancer with "
+                    "the reason.")
 def no_public_service_types(subject: Subject, config: dict) -> list[Violation]:
-    """No NodePort, no public LoadBalancer, no externalIPs (CVE-2020-8554)."""
+    """No NodePort or public LoadBalancer Services, no externalIPs.
+
+    No NodePort, no public LoadBalancer, no externalIPs (CVE-2020-8554)."""
     if not subject.is_kubernetes or subject.kind != "Service":
         return []
     spec = subject.props.get("spec")
@@ -191,8 +207,10 @@ def _internal_lb(subject: Subject, spec: dict) -> bool:
     return isinstance(ranges, list) and bool(ranges) and "0.0.0.0/0" not in ranges
 
 
+@policy("ingress-requires-tls", "high",
+        remediation="Add spec.tls entries covering every rules[].host.")
 def ingress_requires_tls(subject: Subject, config: dict) -> list[Violation]:
-    """Every Ingress host is covered by a TLS entry."""
+    """Every Ingress host is served over TLS."""
     if not subject.is_kubernetes or subject.kind != "Ingress":
         return []
     where, spec = subject.describe(), subject.props.get("spec")
@@ -224,8 +242,12 @@ def _host_matches(pattern: str, host: str) -> bool:
     return pattern == host
 
 
+@policy("workloads-have-probes", "low",
+        remediation="Add a readinessProbe on the health endpoint and a cheaper livenessProbe.")
 def workloads_have_probes(subject: Subject, config: dict) -> list[Violation]:
-    """Long-running containers have readiness and liveness probes, and they are not identical."""
+    """Long-running containers have distinct readiness and liveness probes.
+
+    Long-running containers have readiness and liveness probes, and they are not identical."""
     if not subject.is_kubernetes or subject.kind not in LONG_RUNNING:
         return []
     out: list[Violation] = []
@@ -249,8 +271,11 @@ def _action(probe: dict) -> Any:
     return {k: probe.get(k) for k in ("httpGet", "tcpSocket", "exec", "grpc")}
 
 
+@policy("stateful-data-protected", "critical",
+        remediation="Create them with ResourceOptions(protect=True, retain_on_delete=True); keep the claim retention "
+                    "policy Retain.")
 def stateful_data_protected(subject: Subject, config: dict) -> list[Violation]:
-    """StatefulSets and PersistentVolumeClaims are `protect`ed, and StatefulSets keep their volumes."""
+    """StatefulSets and PersistentVolumeClaims are protected and keep their volumes."""
     if not subject.is_kubernetes or subject.kind not in ("StatefulSet", "PersistentVolumeClaim"):
         return []
     where, out = subject.describe(), []
@@ -267,8 +292,11 @@ def stateful_data_protected(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("pod-templates-discoverable", "medium",
+        remediation="Review the containers and exempt the resource with a justification, or extend the pack's "
+                    "pod-spec paths.")
 def pod_templates_discoverable(subject: Subject, config: dict) -> list[Violation]:
-    """Containers the pack cannot read as a pod spec are reported, never silently passed."""
+    """Containers embedded where no known pod-spec path leads are reported, not passed."""
     if not subject.is_kubernetes:
         return []
     paths = undiscovered_containers(subject.props, find_pods(subject.props))
@@ -277,8 +305,10 @@ def pod_templates_discoverable(subject: Subject, config: dict) -> list[Violation
                       "reviewing them") for path in paths]
 
 
-def exemptions_justified(subject: Subject, config: dict, known_rules: frozenset[str] = frozenset()) -> list[Violation]:
-    """An exemption annotation names real rules and carries a justification."""
+@policy("exemptions-justified", "high",
+        remediation="Add policy.archon.io/justification explaining the exemption.")
+def exemptions_justified(subject: Subject, config: dict) -> list[Violation]:
+    """Exemption annotations name real rules and give a justification."""
     annotations = get(subject.props, "metadata", "annotations")
     if not isinstance(annotations, dict) or EXEMPT_ANNOTATION not in annotations:
         return []
@@ -289,8 +319,9 @@ def exemptions_justified(subject: Subject, config: dict, known_rules: frozenset[
         out.append(Violation(f"{where}: annotation {EXEMPT_ANNOTATION} exempts {', '.join(rules) or 'nothing'} "
                              f"without a reason; add {JUSTIFICATION_ANNOTATION} saying why (the exemption is not "
                              "honoured until then)"))
+    known_rules = known_names()
     for rule in rules:
-        if known_rules and rule not in known_rules:
+        if rule not in known_rules:
             out.append(Violation(f"{where}: annotation {EXEMPT_ANNOTATION} names {rule!r}, which is not a rule of "
                                  "this pack; fix the name"))
     return out

@@ -169,5 +169,16 @@ def each_container(pod: Pod, out: list[Violation], sets: tuple[str, ...] = CONTA
                 yield Container(pod, set_name, index, item)
 
 
+def each_container_field(subject: Subject, key: str, out: list[Violation]) -> Iterator[tuple[Container, Any]]:
+    """(container, its `key`) for every known container of every pod; an unknown value is recorded in `out`."""
+    for pod in each_pod(subject, out):
+        for c in each_container(pod, out):
+            value = c.data.get(key)
+            if is_unknown(value):
+                out.append(unknown(c.where, key))
+            else:
+                yield c, value
+
+
 __all__ = ["CONTAINER_SETS", "POD_SPEC_PATHS", "UNKNOWN", "Container", "Pod", "each_container", "each_pod",
            "find_pods", "undiscovered_containers"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pods import Container, Pod, each_container, each_pod
+from .pods import Container, Pod, each_container, each_container_field, each_pod
+from .rule import policy
 from .subject import Subject, Violation, unknown
 from .values import Allowed, get, is_unknown
 
@@ -66,8 +67,17 @@ def _every_context(pod: Pod, pod_sc: dict, containers: list) -> list[tuple[str, 
     return [(f"{pod.where}.securityContext", pod_sc)] + [(f"{c.where}: securityContext", sc) for c, sc in containers]
 
 
+@policy("pods-run-as-non-root", "high",
+        remediation="Set securityContext.runAsNonRoot: true and a numeric non-zero runAsUser on the pod; remove any "
+                    "runAsUser: 0.",
+        pss_controls=("runAsNonRoot", "runAsUser"),
+        settings={"allowUserNamespaces": {"type": "boolean", "default": False,
+                  "description": "Relax the rule for pods with hostUsers: false, as PSS does from policy version "
+                                 "v1.35."}})
 def pods_run_as_non_root(subject: Subject, config: dict) -> list[Violation]:
-    """PSS runAsNonRoot and runAsUser: assert non-root everywhere; UID 0 nowhere."""
+    """Pods and containers assert runAsNonRoot and never run as UID 0 (PSS restricted).
+
+    PSS runAsNonRoot and runAsUser: assert non-root everywhere; UID 0 nowhere."""
     out: list[Violation] = []
     relax = bool(config.get("allowUserNamespaces"))
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
@@ -106,13 +116,24 @@ def _required_flag(subject: Subject, key: str, want: bool, unset: str, advice: s
     return out
 
 
+@policy("no-privilege-escalation", "high",
+        remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
+        pss_controls=("allowPrivilegeEscalation",))
 def no_privilege_escalation(subject: Subject, config: dict) -> list[Violation]:
-    """PSS allowPrivilegeEscalation: every container sets it to false (Windows pods are exempt)."""
+    """Containers set allowPrivilegeEscalation: false (PSS restricted).
+
+    PSS allowPrivilegeEscalation: every container sets it to false (Windows pods are exempt)."""
     return _required_flag(subject, "allowPrivilegeEscalation", False, "is not set (the default allows it)", "")
 
 
+@policy("drop-all-capabilities", "high",
+        remediation="Set securityContext.capabilities.drop: [ALL]; remove capabilities.add other than "
+                    "NET_BIND_SERVICE.",
+        pss_controls=("capabilities_baseline", "capabilities_restricted"))
 def drop_all_capabilities(subject: Subject, config: dict) -> list[Violation]:
-    """PSS capabilities: drop exactly "ALL"; add nothing but NET_BIND_SERVICE (Windows: baseline list only)."""
+    """Containers drop ALL capabilities and add none but NET_BIND_SERVICE (PSS restricted).
+
+    PSS capabilities: drop exactly "ALL"; add nothing but NET_BIND_SERVICE (Windows: baseline list only)."""
     out: list[Violation] = []
     for pod, _, containers in _pod_and_containers(subject, out):
         allowed = BASELINE_CAPABILITIES if pod.windows else RESTRICTED_CAPABILITIES
@@ -141,8 +162,13 @@ def drop_all_capabilities(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("seccomp-runtime-default", "medium",
+        remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
+        pss_controls=("seccompProfile_baseline", "seccompProfile_restricted"))
 def seccomp_runtime_default(subject: Subject, config: dict) -> list[Violation]:
-    """PSS seccompProfile: RuntimeDefault or Localhost on the pod or every container; Unconfined nowhere."""
+    """Pods use the RuntimeDefault (or a Localhost) seccomp profile (PSS restricted).
+
+    PSS seccompProfile: RuntimeDefault or Localhost on the pod or every container; Unconfined nowhere."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
         pod_type = _seccomp_type(pod_sc, pod.where, out)
@@ -172,8 +198,11 @@ def _seccomp_type(context: dict, where: str, out: list[Violation]) -> Any:
     return value
 
 
+@policy("no-privileged-containers", "critical",
+        remediation="Remove securityContext.privileged or set it to false.",
+        pss_controls=("privileged",))
 def no_privileged_containers(subject: Subject, config: dict) -> list[Violation]:
-    """PSS privileged: no container runs privileged."""
+    """No container runs privileged (PSS baseline)."""
     out: list[Violation] = []
     for _, _, containers in _pod_and_containers(subject, out):
         for c, c_sc in containers:
@@ -182,8 +211,13 @@ def no_privileged_containers(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("no-host-namespaces", "critical",
+        remediation="Remove hostNetwork, hostPID and hostIPC, or set them to false.",
+        pss_controls=("hostNamespaces",))
 def no_host_namespaces(subject: Subject, config: dict) -> list[Violation]:
-    """PSS host namespaces: hostNetwork, hostPID and hostIPC stay off."""
+    """Pods do not share the host's network, PID or IPC namespace (PSS baseline).
+
+    PSS host namespaces: hostNetwork, hostPID and hostIPC stay off."""
     out: list[Violation] = []
     for pod in each_pod(subject, out):
         for key in ("hostNetwork", "hostPID", "hostIPC"):
@@ -207,8 +241,13 @@ def _volumes(pod: Pod, out: list[Violation]):
             yield index, volume
 
 
+@policy("no-host-path-volumes", "critical",
+        remediation="Replace hostPath volumes with a PersistentVolumeClaim or an emptyDir.",
+        pss_controls=("hostPathVolumes",))
 def no_host_path_volumes(subject: Subject, config: dict) -> list[Violation]:
-    """PSS hostPath volumes: none, read-only or not."""
+    """Pods mount no hostPath volumes (PSS baseline).
+
+    PSS hostPath volumes: none, read-only or not."""
     out: list[Violation] = []
     for pod in each_pod(subject, out):
         for index, volume in _volumes(pod, out):
@@ -218,8 +257,14 @@ def no_host_path_volumes(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("restricted-volume-types", "high",
+        remediation="Use configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected "
+                    "or secret volumes.",
+        pss_controls=("restrictedVolumes",))
 def restricted_volume_types(subject: Subject, config: dict) -> list[Violation]:
-    """PSS volume types: only configMap, csi, downwardAPI, emptyDir, ephemeral, image, PVC, projected, secret."""
+    """Pods use only the volume types the restricted profile allows.
+
+    PSS volume types: only configMap, csi, downwardAPI, emptyDir, ephemeral, image, PVC, projected, secret."""
     out: list[Violation] = []
     for pod in each_pod(subject, out):
         for index, volume in _volumes(pod, out):
@@ -231,27 +276,30 @@ def restricted_volume_types(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("no-host-ports", "high",
+        remediation="Remove ports[].hostPort and expose the port through a Service.",
+        pss_controls=("hostPorts",))
 def no_host_ports(subject: Subject, config: dict) -> list[Violation]:
-    """PSS host ports: no container port binds a host port (0 means none)."""
+    """Containers bind no host ports (PSS baseline).
+
+    PSS host ports: no container port binds a host port (0 means none)."""
     out: list[Violation] = []
-    for pod in each_pod(subject, out):
-        for c in each_container(pod, out):
-            ports = c.data.get("ports")
-            if is_unknown(ports):
-                out.append(unknown(c.where, "ports"))
-                continue
-            for index, port in enumerate(ports if isinstance(ports, list) else []):
-                host_port = port if is_unknown(port) else port.get("hostPort") if isinstance(port, dict) else None
-                if is_unknown(host_port):
-                    out.append(unknown(c.where, f"ports[{index}].hostPort"))
-                elif host_port not in (None, 0):
-                    out.append(Violation(f"{c.where}: ports[{index}].hostPort is {host_port}; remove it and expose "
-                                         "the port through a Service"))
+    for c, ports in each_container_field(subject, "ports", out):
+        for index, port in enumerate(ports if isinstance(ports, list) else []):
+            host_port = port if is_unknown(port) else port.get("hostPort") if isinstance(port, dict) else None
+            if is_unknown(host_port):
+                out.append(unknown(c.where, f"ports[{index}].hostPort"))
+            elif host_port not in (None, 0):
+                out.append(Violation(f"{c.where}: ports[{index}].hostPort is {host_port}; remove it and expose "
+                                     "the port through a Service"))
     return out
 
 
+@policy("safe-sysctls", "high",
+        remediation="Remove unsafe sysctls from securityContext.sysctls; tune the node instead.",
+        pss_controls=("sysctls",))
 def safe_sysctls(subject: Subject, config: dict) -> list[Violation]:
-    """PSS sysctls: only the namespaced, safe set."""
+    """Pods set only the safe, namespaced sysctls (PSS baseline)."""
     out: list[Violation] = []
     for pod, pod_sc, _ in _pod_and_containers(subject, out):
         sysctls = pod_sc.get("sysctls")
@@ -268,8 +316,11 @@ def safe_sysctls(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("default-proc-mount", "high",
+        remediation="Remove securityContext.procMount or set it to Default.",
+        pss_controls=("procMount", "procMount_restricted"))
 def default_proc_mount(subject: Subject, config: dict) -> list[Violation]:
-    """PSS /proc mount: procMount stays Default."""
+    """Containers keep the Default /proc mount (PSS restricted)."""
     out: list[Violation] = []
     for _, _, containers in _pod_and_containers(subject, out):
         for c, c_sc in containers:
@@ -280,8 +331,11 @@ def default_proc_mount(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("no-host-probes-or-lifecycle", "medium",
+        remediation="Remove host from httpGet/tcpSocket probes and lifecycle hooks.",
+        pss_controls=("hostProbesAndHostLifecycle",))
 def no_host_probes_or_lifecycle(subject: Subject, config: dict) -> list[Violation]:
-    """PSS host probes and lifecycle hooks: no probe or hook targets another host."""
+    """Probes and lifecycle hooks never target another host (PSS baseline)."""
     out: list[Violation] = []
     for pod in each_pod(subject, out):
         for c in each_container(pod, out):
@@ -308,8 +362,11 @@ def no_host_probes_or_lifecycle(subject: Subject, config: dict) -> list[Violatio
     return out
 
 
+@policy("restricted-selinux-options", "high",
+        remediation="Use seLinuxOptions.type container_t (or leave it unset) and remove seLinuxOptions.user and .role.",
+        pss_controls=("seLinuxOptions",))
 def restricted_selinux_options(subject: Subject, config: dict) -> list[Violation]:
-    """PSS SELinux: only container types, and no custom user or role."""
+    """SELinux options use only container types and no custom user or role (PSS baseline)."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
         for where, context in _every_context(pod, pod_sc, containers):
@@ -334,8 +391,13 @@ def restricted_selinux_options(subject: Subject, config: dict) -> list[Violation
     return out
 
 
+@policy("restricted-apparmor-profile", "high",
+        remediation="Set appArmorProfile.type: RuntimeDefault; never Unconfined.",
+        pss_controls=("appArmorProfile",))
 def restricted_apparmor_profile(subject: Subject, config: dict) -> list[Violation]:
-    """PSS AppArmor: RuntimeDefault or Localhost profiles only, in fields and in the legacy annotations."""
+    """AppArmor profiles are RuntimeDefault or Localhost (PSS baseline).
+
+    PSS AppArmor: RuntimeDefault or Localhost profiles only, in fields and in the legacy annotations."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
         for where, context in _every_context(pod, pod_sc, containers):
@@ -360,8 +422,11 @@ def restricted_apparmor_profile(subject: Subject, config: dict) -> list[Violatio
     return out
 
 
+@policy("no-windows-host-process", "critical",
+        remediation="Remove windowsOptions.hostProcess.",
+        pss_controls=("windowsHostProcess",))
 def no_windows_host_process(subject: Subject, config: dict) -> list[Violation]:
-    """PSS HostProcess: no Windows host-process pods or containers."""
+    """No Windows HostProcess pods or containers (PSS baseline)."""
     out: list[Violation] = []
     for pod, pod_sc, containers in _pod_and_containers(subject, out):
         for where, context in _every_context(pod, pod_sc, containers):
@@ -374,8 +439,13 @@ def no_windows_host_process(subject: Subject, config: dict) -> list[Violation]:
     return out
 
 
+@policy("containers-read-only-root-filesystem", "high",
+        remediation="Set securityContext.readOnlyRootFilesystem: true and mount emptyDir volumes where the container "
+                    "writes.")
 def containers_read_only_root_filesystem(subject: Subject, config: dict) -> list[Violation]:
-    """Every container's root filesystem is read-only; writable paths are volumes (N/A for Windows pods)."""
+    """Every container runs with a read-only root filesystem.
+
+    Every container's root filesystem is read-only; writable paths are volumes (N/A for Windows pods)."""
     return _required_flag(subject, "readOnlyRootFilesystem", True, "is not set",
                           " and mount an emptyDir where the container writes (e.g. /tmp)")
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .pods import Pod, each_pod
+from .rule import policy
 from .selectors import selects
 from .subject import Subject, Violation, unknown
 from .values import get, is_unknown
@@ -47,12 +48,16 @@ def _is_default_deny(spec: dict) -> bool:
             and not spec.get("ingress") and not spec.get("egress"))
 
 
+@policy("workloads-have-network-policy", "medium",
+        remediation="Add a default-deny NetworkPolicy to the namespace and policies that allow each workload's "
+                    "traffic.",
+        scope="stack")
 def workloads_have_network_policy(subjects: list[Subject], config: dict) -> list[StackViolation]:
-    """Each workload's namespace has a default-deny, and NetworkPolicies select its pods both ways."""
+    """Every workload's namespace has a default-deny NetworkPolicy and its pods are selected for ingress and egress."""
     policies: dict[str, list[dict]] = {}
-    for policy in _objects(subjects, "NetworkPolicy"):
-        spec = policy.props.get("spec")
-        policies.setdefault(_namespace(policy), []).append(spec if isinstance(spec, dict) else {})
+    for network_policy in _objects(subjects, "NetworkPolicy"):
+        spec = network_policy.props.get("spec")
+        policies.setdefault(_namespace(network_policy), []).append(spec if isinstance(spec, dict) else {})
     out: list[StackViolation] = []
     for subject, pod, pending in _workloads(subjects):
         if pod is None:
@@ -77,8 +82,13 @@ def workloads_have_network_policy(subjects: list[Subject], config: dict) -> list
     return out
 
 
+@policy("replicated-workloads-have-pdb", "low",
+        remediation="Add a PodDisruptionBudget selecting the pods with maxUnavailable: 1.",
+        scope="stack")
 def replicated_workloads_have_pdb(subjects: list[Subject], config: dict) -> list[StackViolation]:
-    """Workloads with 2+ replicas have a PodDisruptionBudget that selects their pods and allows a disruption."""
+    """Workloads with 2+ replicas have a PodDisruptionBudget that allows a disruption.
+
+    Workloads with 2+ replicas have a PodDisruptionBudget that selects their pods and allows a disruption."""
     budgets = _objects(subjects, "PodDisruptionBudget")
     autoscalers = _objects(subjects, "HorizontalPodAutoscaler")
     out: list[StackViolation] = []
@@ -131,8 +141,14 @@ def _blocks_disruption(spec: dict, replicas: int) -> str | None:
     return None
 
 
+@policy("no-service-account-token-automount", "medium",
+        remediation="Set automountServiceAccountToken: false on the pod; exempt workloads that use the API, with the "
+                    "reason.",
+        scope="stack")
 def no_service_account_token_automount(subjects: list[Subject], config: dict) -> list[StackViolation]:
-    """Pods get no API token: the pod sets automountServiceAccountToken false, or its ServiceAccount does."""
+    """Pods get no API token unless they talk to the API.
+
+    Pods get no API token: the pod sets automountServiceAccountToken false, or its ServiceAccount does."""
     accounts = {(_namespace(sa), get(sa.props, "metadata", "name")): sa.props.get("automountServiceAccountToken")
                 for sa in _objects(subjects, "ServiceAccount")}
     out: list[StackViolation] = []
