@@ -79,6 +79,13 @@ def test_a_selinux_type_of_the_wrong_type_is_flagged_not_a_crash(pack):
     assert "restricted-selinux-options" in mandatory(pack, obj)
 
 
+def test_an_added_capability_of_the_wrong_type_is_flagged_not_a_crash(pack):
+    # Found by CI's make fuzz: capabilities.add holding a list made the rule raise "unhashable type: 'list'".
+    obj = hardened("Job", "caps")
+    pod_spec(obj)["containers"][0]["securityContext"]["capabilities"] = {"drop": ["ALL"], "add": [[27135, 27135]]}
+    assert "drop-all-capabilities" in mandatory(pack, obj)
+
+
 def test_an_object_nested_as_deep_as_a_client_can_send_is_answered(pack):
     # Found by the fuzzer: the SDK decodes a request recursively; about 120 levels exhausted Python's default
     # recursion limit and the pack failed the call (policies/__main__.py raises it).

@@ -14,9 +14,9 @@ from .rule import policy
 from .subject import Subject, Violation, unknown
 from .values import Allowed, get, is_unknown
 
-BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-                                   "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
-RESTRICTED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
+BASELINE_CAPABILITIES = Allowed({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                                 "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
+RESTRICTED_CAPABILITIES = Allowed({"NET_BIND_SERVICE"})
 RESTRICTED_VOLUME_SOURCES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
                                        "persistentVolumeClaim", "projected", "secret"})
 SAFE_SYSCTLS = Allowed({
