@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.options import replaced_first
 from components.traffic import TrafficGraph
 
 
@@ -36,8 +37,8 @@ class Component(pulumi.ComponentResource):
         return self.options()
 
     def fixed_name(self, **extra) -> pulumi.ResourceOptions:
-        """Options of a child with a fixed metadata.name (see components.options.fixed_name)."""
-        return self.options(delete_before_replace=True, **extra)
+        """Options of a child with a fixed metadata.name (components.options.replaced_first)."""
+        return replaced_first(self.options(), **extra)
 
 
 @dataclass(frozen=True)
