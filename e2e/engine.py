@@ -30,12 +30,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
 from e2e import paths
 from e2e.project import PROJECT, prepare
 
 PASSPHRASE = "archon-e2e"  # the local state's secrets passphrase: the state is throwaway, under build/e2e
 POLICY_PACK = paths.ROOT / "e2e" / "bin" / "archon-policy-pack"
 OPENAI_KEY = "sk-e2e-placeholder-not-a-key"  # nothing calls OpenAI on a simulated cluster
+
+
+def state_url() -> str:
+    """The file backend's URL. `metadata=skip`: gocloud's fileblob rewrites each blob's `.attrs` sidecar in place
+    (os.Create, then encode; attrs.go), outside the rename that makes the checkpoint itself atomic, so a second
+    CLI checking that the stack exists while the first saves a snapshot can read it empty and stop with "failed
+    to load checkpoint: EOF" instead of reaching the lock. Pulumi reads none of the sidecar's fields."""
+    paths.STATE.mkdir(parents=True, exist_ok=True)
+    for stale in paths.STATE.rglob("*.attrs"):  # written before the option; a torn one would stay torn
+        stale.unlink(missing_ok=True)
+    return paths.STATE.as_uri() + "?metadata=skip"
 
 
 @contextlib.contextmanager
@@ -53,10 +66,9 @@ def random_stand_in() -> Iterator[int]:
 
 def cli_env(random_port: int, kubeconfig: Path, project: Path) -> dict[str, str]:
     """The environment every CLI invocation gets: its own PULUMI_HOME, file state, no downloads, the cluster."""
-    paths.STATE.mkdir(parents=True, exist_ok=True)
     return {
         "PULUMI_HOME": str(paths.pulumi_home()),
-        "PULUMI_BACKEND_URL": paths.STATE.as_uri(),
+        "PULUMI_BACKEND_URL": state_url(),
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -82,7 +94,9 @@ def open_stack(stack: str, project: Path, env: dict[str, str]):
     options = auto.LocalWorkspaceOptions(work_dir=str(project), pulumi_command=command, env_vars=env)
     workspace_stack = auto.create_or_select_stack(stack, project_name="archon", program=program(project),
                                                   opts=options)
-    if "archon:openaiApiKey" not in workspace_stack.get_all_config():
+    # Read from the stack file the CLI wrote (not `pulumi config`): one CLI call fewer before the operation.
+    stack_file = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text()) or {}
+    if "archon:openaiApiKey" not in (stack_file.get("config") or {}):
         workspace_stack.set_config("openaiApiKey", auto.ConfigValue(OPENAI_KEY, secret=True))
     return workspace_stack
 

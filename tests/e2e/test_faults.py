@@ -26,13 +26,20 @@ FAULT_POINTS = {  # when the fault comes: the first object begun, a rollout bein
 
 
 def torn_down(*sets: str) -> None:
-    """Destroy the stack (after `pulumi cancel`, should a killed CLI have left its lock); nothing of ours stays."""
+    """Destroy the stack (after `pulumi cancel`, should a killed CLI have left its lock); nothing of ours stays.
+    A destroy that fails (a scenario that failed mid-operation leaves pending creates) gets the README's recovery
+    once, so that one failed scenario does not fail the next."""
     harness.pulumi("cancel", sets=sets)
     destroyed = harness.pulumi("destroy", sets=sets)
-    assert destroyed.returncode == 0, destroyed.output[-3000:]
+    if destroyed.returncode != 0:
+        harness.pulumi("cancel", sets=sets)
+        harness.pulumi("refresh", "--clear-pending-creates", sets=sets)
+        again = harness.pulumi("destroy", sets=sets)
+        assert again.returncode == 0, again.output[-3000:]
     wait_gone(NAMESPACE, "traefik")
     left = applied(declared_kinds(sets))
     assert left == [], f"objects of the program ({FIELD_MANAGER}*) outlived the destroy: {left}"
+    assert destroyed.returncode == 0, "the destroy failed (the recovery's passed):\n" + destroyed.output[-3000:]
 
 
 def registered(run: harness.Run) -> list[str]:
@@ -112,6 +119,7 @@ def test_a_quota_too_small_for_the_stack_is_refused_before_anything_changes_and_
 
 
 def test_a_second_up_at_the_same_time_is_refused_by_the_lock_and_nothing_is_applied_twice():
+    first = None
     try:
         first = faults.start("up")
         first.wait_for(faults.begun("kubernetes:core/v1:Namespace"))  # the lock is held until it ends
@@ -126,6 +134,8 @@ def test_a_second_up_at_the_same_time_is_refused_by_the_lock_and_nothing_is_appl
         assert len(created) == len(set(created)), "each resource created once"
         converged()
     finally:
+        if first is not None and first.process.poll() is None:
+            first.finish()  # never tear down under a running up: its pending creates would outlive it
         torn_down()
 
 
