@@ -102,13 +102,18 @@ class Application(Component):
         mounts = ([w.Mount(w.config_map_volume("nginx-config", self.nginx.metadata.name), "/etc/nginx/conf.d")]
                   if frontend else [])
         config_checksum = {"archon.io/config-checksum": w.text_digest(self.nginx_conf)} if frontend else {}
-        sidecars = []
+        sidecars, init = [], []
+        image = self.images.refs[spec.key]
         if spec.reads_data_api and data_api:  # the data API in the cluster, through the sidecar
             sidecars.append(rest_proxy(self.data_api.proxy_config.metadata.name,
                                        cfg.databases.data_api.proxy_resources))
             config_checksum = {"archon.io/config-checksum": w.text_digest(self.data_api.proxy_conf)}
-        pod = ServicePod(image=self.images.refs[spec.key], pull_policy=cfg.images.pull_policy, version=cfg.images.tag,
+            if spec.needs_data_api_to_start:
+                init.append(self.data_api.wait_container(image, cfg.images.pull_policy,
+                                                         cfg.databases.data_api.proxy_resources))
+        pod = ServicePod(image=image, pull_policy=cfg.images.pull_policy, version=cfg.images.tag,
                          env=spec.env(wiring), secret_env=spec.secret_env(wiring), mounts=mounts, sidecars=sidecars,
+                         init_containers=init,
                          annotations={"archon.io/secrets-checksum": secrets_checksum, **config_checksum},
                          pull_secrets=pull_secrets)
         return Service(resource, spec=spec, settings=getattr(cfg.services, spec.key), pod=pod, site=site,

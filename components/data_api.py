@@ -37,6 +37,7 @@ PROXY_PORT = 8000  # the readers' sidecar
 URL = f"http://localhost:{PROXY_PORT}"  # SUPABASE_URL: a host Archon accepts over http (notes/archon.md 4.1)
 PROXY_CONF = FILES / "rest-proxy.conf"
 
+FILE_NAMES = ("roles.sql", "migrate.sh", "wait-for-data-api.py")  # the files ConfigMap, mounted at SQL_DIR
 SCHEMA_DIR = "/schema"  # where the Job finds Archon's migration/ folder, copied from the server image
 SQL_DIR = "/sql"
 # A fixed issue time keeps the minted key the same from one run to the next; it changes with the JWT secret.
@@ -74,8 +75,7 @@ class DataApi(Component):
         self._credentials(name, meta, postgres, rotation, site.protect)
         self.files = k8s.core.v1.ConfigMap(
             f"{name}-files", metadata=meta(f"{NAME}-files"),
-            data={"roles.sql": (FILES / "roles.sql").read_text(), "migrate.sh": (FILES / "migrate.sh").read_text()},
-            opts=self.fixed_name())
+            data={name: (FILES / name).read_text() for name in FILE_NAMES}, opts=self.fixed_name())
         self.proxy_conf = PROXY_CONF.read_text()
         self.proxy_config = k8s.core.v1.ConfigMap(
             f"{name}-proxy", metadata=meta(f"{NAME}-proxy"), data={"default.conf": self.proxy_conf},
@@ -93,6 +93,18 @@ class DataApi(Component):
         # A preview of the Service's creation has no address yet (the provider returns none, not an unknown): the
         # URL is then unknown too, as the engine shows any value only the cluster assigns.
         self.register_outputs({"url": URL, "secretName": self.secret_name})
+
+    def wait_container(self, image: pulumi.Input[str], pull_policy: str, resources: Resources) -> w.Container:
+        """An init container for a reader that cannot start without the database (archon-server exits at startup
+        when it cannot read its settings): it waits, with the reader's image, until the data API serves Archon's
+        schema, so the pod waits in Init instead of crash-looping while PostgREST and the migration Job finish."""
+        return w.Container(
+            name="wait-for-data-api", image=image, image_pull_policy=pull_policy, resources=resources,
+            command=["python", f"{SQL_DIR}/wait-for-data-api.py"],
+            env={"DATA_API_URL": f"http://{NAME}:{PORT}"},
+            secret_env={"SUPABASE_SERVICE_KEY": w.SecretRef(self.secret_name, "service-key")},
+            mounts=[w.Mount(w.config_map_volume("data-api-files", self.files.metadata.name, default_mode=0o444),
+                            SQL_DIR)])
 
     def _credentials(self, name: str, meta, postgres: Database, rotation: int, protect: bool) -> None:
         """The JWT secret, the authenticator's password, and the Secret with the service key and database URI."""

@@ -29,6 +29,7 @@ class ServicePod:
     secret_env: Mapping[str, w.SecretRef]
     mounts: Sequence[w.Mount] = ()
     sidecars: Sequence[w.Container] = ()
+    init_containers: Sequence[w.Container] = ()
     annotations: Mapping[str, pulumi.Input[str]] | None = None
     pull_secrets: Sequence[pulumi.Input[str]] = ()
 
@@ -83,6 +84,7 @@ class Service(Component):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 template=w.pod_template(labels=labels, annotations=pod.annotations,
                                         containers=[container, *pod.sidecars], run_as=spec.run_as,
+                                        init_containers=pod.init_containers,
                                         service_account_name=self.account.metadata.name,
                                         topology_spread_constraints=spread_constraints,
                                         termination_grace_period_seconds=30)),

@@ -42,11 +42,12 @@ class AppService:
     source: str = "archon"  # where the source is: a key of docker/sources.json (repository, commit, folder)
     run_as: RunAs = APP_USER
     ready_path: str = "/health"
-    live_path: str | None = "/"  # None: a TCP liveness check
+    live_path: str | None = None  # a cheap route the app serves apart from ready_path; None: a TCP check
     startup_seconds: int = 300
     writable: tuple[WritablePath, ...] = (WritablePath("/tmp", "256Mi"),)
     in_memory_state: bool = False
     reads_data_api: bool = False  # reaches the database through the Supabase API (SUPABASE_URL, the service key)
+    needs_data_api_to_start: bool = False  # exits at startup without it: its pods wait for it first
     build_args: dict[str, str] = field(default_factory=dict)
     env: Callable[[Wiring], dict] = lambda wiring: {}
     secret_env: Callable[[Wiring], dict] = lambda wiring: {}
@@ -105,7 +106,7 @@ SERVICES: tuple[AppService, ...] = (
     AppService(
         key="frontend", name="archon-frontend", container_port=8080, service_port=3737,
         dockerfile="frontend.Dockerfile", context="archon-ui-main", run_as=RunAs(101, 101),
-        ready_path="/healthz", live_path=None, startup_seconds=60,
+        ready_path="/healthz", startup_seconds=60,
         writable=(WritablePath("/tmp", "64Mi"), WritablePath("/var/cache/nginx", "64Mi"))),
     AppService(
         key="server", name="archon-server", container_port=8181, service_port=8181,
@@ -113,12 +114,14 @@ SERVICES: tuple[AppService, ...] = (
         build_args={"UV_GROUPS": "--group server --group server-reranking", "APP_MODULE": "src.server.main:app",
                     "APP_PORT": "8181", "WITH_PLAYWRIGHT": "true"},
         writable=(WritablePath("/tmp", "2Gi"), WritablePath("/cache", "2Gi")), in_memory_state=True,
-        reads_data_api=True,
+        live_path="/",  # static JSON, always 200; /health is 503 until startup ends
+        reads_data_api=True, needs_data_api_to_start=True,
         env=_server_env, secret_env=lambda w: {**_openai(w), **_supabase(w)[1]}),
     AppService(
         key="mcp", name="archon-mcp", container_port=8051, service_port=8051,
         dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group mcp", "APP_MODULE": "", "APP_PORT": "8051"},
+        # FastMCP serves only /mcp and /health (which calls the server): a TCP liveness check, as Archon's compose
         in_memory_state=True, reads_data_api=True,
         env=lambda w: {**PYTHON_ENV, **_supabase(w)[0]}, secret_env=lambda w: _supabase(w)[1]),
     AppService(

@@ -3,18 +3,22 @@
 # the code, migration/ the schema the data API's Job applies and the server's migration check reads).
 # Build arguments (the service catalog sets them): UV_GROUPS, the service's dependency groups;
 # APP_MODULE, its ASGI app for uvicorn (empty: RUN_MODULE runs itself, as archon-mcp does); APP_PORT;
-# WITH_PLAYWRIGHT=true adds Chromium and its libraries for the crawler.
-ARG PYTHON_IMAGE=python:3.13.15-slim-trixie
+# WITH_PLAYWRIGHT=true adds Chromium and its libraries for the crawler. PYTHON_IMAGE: Python 3.12, as Archon v1 targets
+# (requires-python, ruff and mypy at 3.12) and its own images use; any image with CPython 3.12 in /usr/local works.
+ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ARG UV_GROUPS=""
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
-COPY python/pyproject.toml ./
+COPY python/pyproject.toml python/uv.lock ./
+# Exactly the versions of Archon's lock file: --locked refuses a lock that does not match pyproject.toml, and
+# nothing is resolved afresh. Only the image's Python is used (never a downloaded one).
 # UV_GROUPS is a list of `--group NAME` flags and must split into words.
 # hadolint ignore=SC2086
-RUN uv venv /venv && uv pip install --no-cache --python /venv/bin/python -r pyproject.toml ${UV_GROUPS}
+RUN UV_PROJECT_ENVIRONMENT=/venv UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy \
+    uv sync --locked --no-install-project --no-default-groups --no-cache --python /usr/local/bin/python3 ${UV_GROUPS}
 
 FROM ${PYTHON_IMAGE}
 ARG APP_MODULE=""

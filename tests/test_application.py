@@ -63,6 +63,29 @@ def test_deployment_rolls_without_downtime_under_its_own_account(plans, stack, k
     assert ("topologySpreadConstraints" in pod) == (stack == "production")
 
 
+# What each Archon service answers without work (Archon v1 at the pinned commit: python/src/server/main.py,
+# mcp_server/mcp_server.py, agents/server.py; the frontend's nginx config): anything else is a 404, and a liveness
+# probe on a 404 restarts a healthy pod every minute.
+SERVED = {"frontend": {"/healthz"}, "server": {"/", "/health", "/api/health"}, "mcp": {"/health"},
+          "agents": {"/health"}, "intelligence": {"/health"}}
+
+
+@pytest.mark.parametrize("stack, key", CASES)
+def test_probes_ask_what_the_service_serves_and_liveness_is_cheaper_than_readiness(plans, stack, key):
+    container = obj(plans[stack], "Deployment", BY_KEY[key].name)["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] in SERVED[key]
+    assert container["startupProbe"]["httpGet"]["path"] in SERVED[key]
+    liveness = container["livenessProbe"]
+    if "httpGet" in liveness:
+        assert liveness["httpGet"]["path"] in SERVED[key] - {container["readinessProbe"]["httpGet"]["path"]}
+    else:
+        assert liveness["tcpSocket"] == {"port": "http"}
+
+
+def test_mcp_and_the_agents_are_kept_alive_by_a_tcp_check_the_server_by_its_static_root():
+    assert [BY_KEY[key].live_path for key in ("server", "mcp", "agents", "frontend")] == ["/", None, None, None]
+
+
 @pytest.mark.parametrize("stack, key", CASES)
 def test_service_hpa_and_budget_follow_the_config(plans, stack, key):
     spec, settings = BY_KEY[key], getattr(load_stack_config(stack, raw_config(stack)).services, key)
@@ -238,9 +261,24 @@ def test_dockerfiles_run_as_a_numeric_user_with_pinned_bases_and_a_healthcheck(d
     assert users and all(u.split(":")[0].isdigit() and u.split(":")[0] != "0" for u in users)
     assert "HEALTHCHECK" in text and "--reload" not in text
     bases = [line.split()[1] for line in text.splitlines() if line.startswith("FROM ")]
-    pinned = [b for b in bases if b.startswith("${") or (":" in b and not b.endswith(":latest"))]
-    assert pinned == bases
+    arguments = dict(line[4:].split("=", 1) for line in text.splitlines() if line.startswith("ARG ") and "=" in line)
+    named = [arguments.get(b[2:-1], b) if b.startswith("${") else b for b in bases]
+    # A base given as a build argument (for builds from other bases) defaults to a pinned image.
+    pinned = [b for b in named if ":" in b and not b.endswith(":latest") and not b.startswith("${")]
+    assert pinned == named
     assert (dockerfile.parent / f"{dockerfile.name}.dockerignore").is_file()
+
+
+def test_the_python_services_install_exactly_archons_lock_on_python_3_12():
+    text = (ROOT / "docker" / "python-service.Dockerfile").read_text()
+    assert "ARG PYTHON_IMAGE=python:3.12." in text and "-slim-bookworm" in text
+    assert "COPY python/pyproject.toml python/uv.lock ./" in text
+    (sync,) = [line for line in text.replace("\\\n", " ").splitlines() if "uv sync" in line]
+    for flag in ("--locked", "--no-install-project", "--no-default-groups", "--python /usr/local/bin/python3"):
+        assert flag in sync
+    assert "UV_PYTHON_DOWNLOADS=never" in sync and "uv pip install" not in text
+    ignore = (ROOT / "docker" / "python-service.Dockerfile.dockerignore").read_text().splitlines()
+    assert "!python/uv.lock" in ignore and "!python/pyproject.toml" in ignore
 
 
 def test_nginx_accepts_the_frontend_config(tmp_path):

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import ClassVar
@@ -78,7 +79,87 @@ def test_postgrest_runs_with_the_generated_secrets_and_the_job_with_the_tested_f
     assert env["PGRST_JWT_SECRET"] == {"secretKeyRef": {"key": "jwt-secret", "name": "archon-data-api-credentials"}}
     assert env["PGRST_DB_ANON_ROLE"] == "anon" and env["PGRST_SERVER_PORT"] == str(PORT)
     files = find(staging, "ConfigMap", "archon-data-api-files")["data"]
-    assert files == {"roles.sql": (FILES / "roles.sql").read_text(), "migrate.sh": (FILES / "migrate.sh").read_text()}
+    assert files == {name: (FILES / name).read_text() for name in ("roles.sql", "migrate.sh", "wait-for-data-api.py")}
+
+
+def test_the_server_waits_in_init_for_the_data_api_and_the_others_start_at_once(plans):
+    staging = plans["staging"]
+    server = pod_of(staging, "Deployment", "archon-server")
+    (wait,) = server["initContainers"]
+    assert wait["name"] == "wait-for-data-api" and wait["image"] == server["containers"][0]["image"]
+    assert wait["command"] == ["python", "/sql/wait-for-data-api.py"]
+    assert container_env({"containers": [wait]}, "wait-for-data-api") == {
+        "DATA_API_URL": f"http://archon-data-api:{PORT}",
+        "SUPABASE_SERVICE_KEY": {"secretKeyRef": {"key": "service-key", "name": "archon-data-api-credentials"}}}
+    (mount,) = wait["volumeMounts"]
+    (volume,) = [v for v in server["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == "archon-data-api-files" and mount["mountPath"] == "/sql"
+    assert "startupProbe" not in wait and "livenessProbe" not in wait  # it ends; no kubelet restarts it
+    assert wait["securityContext"] == server["containers"][0]["securityContext"]
+    # The pod may reach PostgREST itself (its sidecar does already); MCP and the agents do not wait.
+    assert (("archon-data-api", PORT)) in reaches(staging.connections, "archon-server")
+    for name in ("archon-mcp", "archon-agents", "archon-frontend"):
+        assert "initContainers" not in pod_of(staging, "Deployment", name), name
+
+
+def test_with_supabase_the_server_does_not_wait_for_a_data_api(tmp_path):
+    result = plan_with(tmp_path, "staging", use_supabase)
+    assert result.exit_code == 0, result.stderr
+    assert "initContainers" not in pod_of(result, "Deployment", "archon-server")
+
+
+class DataApiStandIn(http.server.BaseHTTPRequestHandler):
+    """PostgREST as the server's init container meets it: first not there (502 through a proxy), then without
+    Archon's schema (404), then serving it."""
+
+    answers: ClassVar[list[int]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        DataApiStandIn.seen.append((self.path, self.headers.get("Authorization", "")))
+        code = DataApiStandIn.answers.pop(0) if DataApiStandIn.answers else 200
+        body = b"[]" if code == 200 else b'{"message":"relation does not exist"}'
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def run_wait(env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATA_API_URL", "SUPABASE_SERVICE_KEY")}
+    return subprocess.run([sys.executable, str(FILES / "wait-for-data-api.py")], env={**clean, **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_wait_ends_once_the_data_api_serves_the_schema_and_never_exits_before():
+    port = free_port()
+    stand_in = http.server.ThreadingHTTPServer(("127.0.0.1", port), DataApiStandIn)
+    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+    try:
+        DataApiStandIn.answers[:] = [502, 502, 404]
+        DataApiStandIn.seen.clear()
+        done = run_wait({"DATA_API_URL": f"http://127.0.0.1:{port}", "SUPABASE_SERVICE_KEY": "the-key"})
+        assert done.returncode == 0, done.stderr
+        assert [path for path, _ in DataApiStandIn.seen] == ["/archon_settings?select=key&limit=1"] * 4
+        assert {auth for _, auth in DataApiStandIn.seen} == {"Bearer the-key"}
+        assert "serves Archon's schema" in done.stdout
+    finally:
+        stand_in.shutdown()
+
+
+def test_the_wait_keeps_waiting_while_nothing_listens_and_says_why():
+    port = free_port()  # nobody listens here
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_wait({"DATA_API_URL": f"http://127.0.0.1:{port}", "SUPABASE_SERVICE_KEY": "k"}, timeout=4)
+
+
+def test_the_wait_refuses_to_run_without_its_environment():
+    done = run_wait({"DATA_API_URL": "http://127.0.0.1:1"})
+    assert done.returncode == 2 and "DATA_API_URL and SUPABASE_SERVICE_KEY must be set" in done.stderr
 
 
 def test_the_migration_job_takes_the_schema_from_the_server_image(plans):
