@@ -7,7 +7,7 @@ STACK ?= staging
 OUT ?= build/$(STACK)
 
 .PHONY: plan preview up deploy-staging deploy-production smoke test lint bench bench-policy checkov rules-table \
-	backup restore venv lock clean e2e-tools cluster-up cluster-down e2e bench-e2e fuzz figures
+	backup restore venv lock clean e2e-tools node-images cluster-up cluster-down e2e bench-e2e fuzz figures
 CHECKOV_VENV := .checkov-venv
 
 ## plan: the offline plan of STACK (default staging) into build/STACK, no cluster needed (GRAPH=file.svg draws it)
@@ -55,7 +55,7 @@ FUZZ_CASES ?= 10000
 FUZZ_PLANS ?= 300
 FUZZ_MANIFESTS ?= 2000
 fuzz: $(VENV)/.installed e2e-tools
-	scripts/cluster.sh up
+	scripts/cluster.sh up --no-real-node
 	status=0; $(PY) scripts/fuzz.py --cases $(FUZZ_CASES) --plans $(FUZZ_PLANS) --manifests $(FUZZ_MANIFESTS) \
 	  --judge build/e2e/kubeconfig || status=$$?; scripts/cluster.sh down; exit $$status
 
@@ -100,14 +100,18 @@ restore:
 e2e-tools:
 	scripts/e2e-tools.sh
 
-## cluster-up, cluster-down: the local control plane on loopback (kubeconfig build/e2e/kubeconfig)
-cluster-up: e2e-tools
+## node-images: the real node's images (tools/e2e/images.json) built with buildah, cached in ~/.cache/archon-e2e/images
+node-images: $(VENV)/.installed e2e-tools
+	$(PY) -m e2e.images build
+
+## cluster-up, cluster-down: the local control plane on loopback and a real node (kubeconfig build/e2e/kubeconfig)
+cluster-up: e2e-tools node-images
 	scripts/cluster.sh up
 cluster-down:
 	scripts/cluster.sh down
 
-## e2e: the real Pulumi CLI and provider against the local control plane, every scenario, then stop it all
-e2e: $(VENV)/.installed e2e-tools
+## e2e: the real Pulumi CLI and provider against the local control plane and real node, every scenario, then stop it all
+e2e: $(VENV)/.installed e2e-tools node-images
 	scripts/cluster.sh up
 	status=0; $(PY) -m pytest -m e2e tests/e2e --junitxml=build/e2e-report.xml $(E2E_ARGS) || status=$$?; \
 	  scripts/cluster.sh down; exit $$status
@@ -118,7 +122,7 @@ figures: $(VENV)/.installed
 
 ## bench-e2e: real preview and up of the local stack against the offline plan, and their longest wait chains
 bench-e2e: $(VENV)/.installed e2e-tools
-	scripts/cluster.sh up
+	scripts/cluster.sh up --no-real-node
 	status=0; $(PY) benchmarks/e2e_benchmark.py || status=$$?; scripts/cluster.sh down; exit $$status
 
 ## venv: create .venv with the pinned requirements (the Pulumi CLI uses the same one)

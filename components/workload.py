@@ -273,6 +273,12 @@ class Container:
     mounts: Sequence[Mount] = ()
     run_as: RunAs | None = None
     image_pull_policy: str = "IfNotPresent"
+    drain_seconds: int = 0  # keeps serving this long once its pod is deleted (a preStop sleep), see DRAIN_SECONDS
+
+
+# How long a container behind a Service keeps serving after its pod is deleted: the endpoint controller and every
+# node's proxy drop the pod asynchronously, and a connection that reaches a container already stopping is refused.
+DRAIN_SECONDS = 5
 
 
 def container_args(spec: Container, *, init: bool = False, runs_to_completion: bool = False) -> core.ContainerArgs:
@@ -310,6 +316,8 @@ def container_args(spec: Container, *, init: bool = False, runs_to_completion: b
         readiness_probe=probes.readiness.to_args() if probes else None,
         liveness_probe=probes.liveness.to_args() if probes else None,
         startup_probe=probes.startup.to_args() if probes and probes.startup else None,
+        lifecycle=core.LifecycleArgs(pre_stop=core.LifecycleHandlerArgs(
+            sleep=core.SleepActionArgs(seconds=spec.drain_seconds))) if spec.drain_seconds else None,
     )
 
 

@@ -76,7 +76,7 @@ def namespace_exists(name: str) -> bool:
 def wait_gone(*namespaces: str) -> None:
     """Wait for the namespaces to be deleted; fails if one is stuck terminating."""
     for name in namespaces:
-        harness.kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=120s", check=False)
+        harness.kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=120s", check=False, timeout=150)
         assert not namespace_exists(name), f"namespace {name} is still there (stuck terminating?)"
 
 

@@ -70,11 +70,12 @@ def pulumi(operation: str, *flags: str, sets: tuple[str, ...] = (), stack: str =
     return Run(done.returncode, done.stdout, done.stderr, seconds, read)
 
 
-def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+def kubectl(*args: str, check: bool = True, stdin: str | None = None, timeout: float = 120
+            ) -> subprocess.CompletedProcess:
     """kubectl (the one built with the control plane) against the local cluster."""
     tool = paths.cache_dir() / "tools" / "kubectl"
     done = subprocess.run([str(tool), "--kubeconfig", str(paths.KUBECONFIG), *args], capture_output=True,
-                          text=True, input=stdin, timeout=120)
+                          text=True, input=stdin, timeout=timeout)
     if check and done.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr}")
     return done

@@ -35,7 +35,20 @@ curl_config() {
   echo "$config"
 }
 
+# A new pod's NetworkPolicy rules may be in place a moment after it starts (kube-router and others program them
+# asynchronously), and the server may be restarting: wait for it to answer before the first real connection.
+wait_for_postgres() {
+  tries=0
+  until pg_isready -q -t 5; do
+    tries=$((tries + 1))
+    [ "$tries" -lt "${PG_WAIT_TRIES:-30}" ] \
+      || die "PostgreSQL at ${PGHOST:-localhost}:${PGPORT:-5432} does not answer (tried $tries times)"
+    sleep 2
+  done
+}
+
 dump_postgres() {
+  wait_for_postgres
   mkdir -p "$BACKUP_DIR"
   final="$BACKUP_DIR/postgres-$STAMP.dump"
   partial="$final.partial"
@@ -121,6 +134,7 @@ restore_postgres() {
   [ -n "$file" ] || die "which backup? pass a file name (archon-backup.sh latest prints the newest)"
   case "$file" in /*) ;; *) file="$BACKUP_DIR/$file" ;; esac
   verify "$file"
+  wait_for_postgres
   log "restoring $file into database ${PGDATABASE:-?}"
   pg_restore --clean --if-exists --no-owner --no-privileges --exit-on-error --single-transaction \
     --dbname="${PGDATABASE:?PGDATABASE is not set}" "$file" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane on loopback, for the real-engine scenarios (make cluster-up / cluster-down).
 #
-#   scripts/cluster.sh up       start it (if it is not running) and write build/e2e/kubeconfig
+#   scripts/cluster.sh up [--no-real-node]   start it (if it is not running) and write build/e2e/kubeconfig
 #   scripts/cluster.sh down     stop exactly the processes it started and remove its state
 #   scripts/cluster.sh status   say whether it runs, and what
 #
@@ -12,7 +12,10 @@
 # StorageClass kwok-volume). Stand-ins of the harness (e2e/stages/, each says what it does): load-balancer
 # addresses for LoadBalancer Services, the ingress controller's address on Ingresses, and cert-manager marking
 # Certificates Ready with a self-signed key pair. The CRDs of cert-manager and the Prometheus Operator come from
-# ../shared/crds (Traefik's come with its chart).
+# ../shared/crds (Traefik's come with its chart). And a real node (e2e/node.py: kubelet, kube-proxy, containerd, runc,
+# the CNI bridge, kube-router, CoreDNS) in a network namespace whose link carries the control plane's address
+# (10.250.250.1, forwarded to the API server on loopback); it is tainted, so only the pods the harness places there
+# run on it (e2e/placement.py).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +26,9 @@ name=archon-e2e
 kubeconfig="$build/kubeconfig"
 crds="$root/../shared/crds"
 export KWOK_WORKDIR="$build/kwok"
+
+python=$root/.venv/bin/python
+host_ip=10.250.250.1  # e2e/node.py HOST_IP
 
 fail() { echo "cluster: $*" >&2; exit 1; }
 
@@ -70,13 +76,21 @@ stages() {  # kwok's simulation stages, then the harness's stand-ins with the se
 }
 
 up() {
-  if running; then echo "cluster: already running (kubeconfig $kubeconfig)"; return 0; fi
+  local real_node=yes
+  if [ "${1:-}" = --no-real-node ]; then real_node=no; fi
+  if running; then
+    echo "cluster: already running (kubeconfig $kubeconfig)"
+    if [ "$real_node" = yes ]; then (cd "$root" && "$python" -m e2e.node up --server "$(server)") || fail "the real node did not start"; fi
+    return 0
+  fi
   for tool in kwokctl kwok etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     [ -x "$tools/$tool" ] || fail "$tools/$tool is missing; build the toolchain first: make e2e-tools"
   done
   [ -d "$crds" ] || fail "$crds is missing (../shared must sit beside the project)"
   command -v openssl > /dev/null || fail "openssl is needed for the stand-in certificate"
+  [ -x "$python" ] || fail "$python is missing: make venv"
   down quiet
+  (cd "$root" && "$python" -m e2e.node network) || fail "could not make the real node's network namespace"
   mkdir -p "$build/tls"
   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=archon-e2e stand-in" \
     -keyout "$build/tls/tls.key" -out "$build/tls/tls.crt" 2> /dev/null
@@ -85,9 +99,23 @@ apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
   bindAddress: 127.0.0.1
+  kubeApiserverPort: 6443  # the API server's usual port, which the stack's egress policies name
   runtime: binary
   kubeAuthorization: true
   kubeAdmission: true
+  kubeApiserverCertSANs: [10.96.0.1]  # the kubernetes Service, which pods on the real node reach
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  - {key: service-cluster-ip-range, value: 10.96.0.0/16}
+  - {key: advertise-address, value: $host_ip}
+  - {key: kubelet-client-certificate, value: $KWOK_WORKDIR/clusters/$name/pki/admin.crt}
+  - {key: kubelet-client-key, value: $KWOK_WORKDIR/clusters/$name/pki/admin.key}
+  - {key: kubelet-preferred-address-types, value: InternalIP}
+- name: kwok-controller
+  extraArgs:
+  - {key: manage-all-nodes, value: "false"}
+  - {key: manage-nodes-with-annotation-selector, value: kwok.x-k8s.io/node=fake}
 EOF
   # Stages are loaded as Stage objects after the CRDs they act on exist (kwok refuses a stage for an unknown kind).
   "$tools/kwokctl" create cluster --name "$name" --enable-crds Stage --config "$build/kwokctl.yaml" \
@@ -100,12 +128,18 @@ EOF
   stages | kctl apply -f - > /dev/null
   nodes | kctl apply -f - > /dev/null
   kctl apply -f "$tools/kwok-stages/storage-class.yaml" > /dev/null
-  kctl wait --for condition=Ready node --all --timeout 60s > /dev/null
+  kctl wait --for condition=Ready node -l type=kwok --timeout 60s > /dev/null
   echo "cluster: up ($("$tools/kube-apiserver" --version), 3 kwok nodes in zone-a and zone-b)"
   echo "cluster: kubeconfig $kubeconfig"
+  if [ "$real_node" = yes ]; then
+    (cd "$root" && "$python" -m e2e.node up --server "$(server)") || fail "the real node did not start (logs: $build/node/logs)"
+  fi
 }
 
+server() { sed -n 's/^ *server: *//p' "$kubeconfig" | head -1; }
+
 down() {
+  if [ -x "$python" ]; then (cd "$root" && "$python" -m e2e.node down > /dev/null) || echo "cluster: the real node did not stop cleanly" >&2; fi
   if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
     "$tools/kwokctl" delete cluster --name "$name" > /dev/null 2>&1 || true
   fi
@@ -132,7 +166,7 @@ status() {
 }
 
 case "${1:-}" in
-  up) up ;;
+  up) up "${2:-}" ;;
   down) down ;;
   status) status ;;
   *) echo "usage: scripts/cluster.sh up|down|status" >&2; exit 2 ;;

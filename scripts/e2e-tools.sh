@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the real-engine toolchain from Go modules: the Pulumi CLI, the pulumi-kubernetes provider, etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl.
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl; for the real node kubelet,
+# kube-proxy, containerd, kube-router and CoreDNS; for its images Prometheus, Alertmanager and kube-state-metrics.
 #
 #   scripts/e2e-tools.sh            build what is missing, then print each tool's version and build time
-#   scripts/e2e-tools.sh wrappers   regenerate tools/e2e/modules/*/go.{mod,sum} from tools/e2e/versions.env
+#   scripts/e2e-tools.sh wrappers [NAME...]   regenerate tools/e2e/modules/*/go.{mod,sum} from tools/e2e/versions.env
 #
 # Versions come from tools/e2e/versions.env; each tool builds in its own wrapper module. Builds are cached
 # outside the repo in $ARCHON_E2E_CACHE (default ~/.cache/archon-e2e), one folder per tool, version and hash
@@ -26,6 +27,8 @@ export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build"
 mkdir -p "$cache/builds" "$cache/bin" "$cache/tools" "$GOMODCACHE" "$GOCACHE"
 
 fail() { echo "e2e-tools: $*" >&2; exit 1; }
+
+KUBERNETES_COMMANDS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy"
 
 command -v go > /dev/null || fail "the Go toolchain is not installed (go 1.26 or later is needed)"
 
@@ -67,7 +70,7 @@ EOF
         printf 'require k8s.io/kubernetes %s\n\n// k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging.\nreplace (\n' "$KUBERNETES"
         k8s_staging_replaces | while read -r module; do printf '\t%s => %s %s\n' "$module" "$module" "$KUBERNETES_STAGING"; done
         printf ')\n\ntool (\n'
-        for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$cmd"; done
+        for cmd in $KUBERNETES_COMMANDS; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$cmd"; done
         printf ')\n'
       } > "$dir/go.mod"
       ;;
@@ -79,13 +82,28 @@ EOF
       printf 'module archon.local/e2e/kwok\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kwok %s\n\ntool (\n\tsigs.k8s.io/kwok/cmd/kwok\n\tsigs.k8s.io/kwok/cmd/kwokctl\n)\n' \
         "$KWOK" > "$dir/go.mod"
       ;;
+    containerd)
+      printf 'module archon.local/e2e/containerd\n\ngo 1.26.6\n\nrequire github.com/containerd/containerd/v2 %s\n\ntool (\n\tgithub.com/containerd/containerd/v2/cmd/containerd\n\tgithub.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2\n\tgithub.com/containerd/containerd/v2/cmd/ctr\n)\n' \
+        "$CONTAINERD" > "$dir/go.mod"
+      ;;
+    kube-router)
+      printf 'module archon.local/e2e/kube-router\n\ngo 1.26\n\nrequire github.com/cloudnativelabs/kube-router/v2 %s\n\ntool github.com/cloudnativelabs/kube-router/v2/cmd/kube-router\n' \
+        "$KUBE_ROUTER" > "$dir/go.mod"
+      ;;
+    coredns)
+      printf 'module archon.local/e2e/coredns\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n\ntool github.com/coredns/coredns\n' \
+        "$COREDNS" > "$dir/go.mod"
+      ;;
   esac
   rm -f "$dir/go.sum"
   (cd "$dir" && go mod tidy) || fail "go mod tidy failed in tools/e2e/modules/$name"
 }
 
 if [ "${1:-}" = wrappers ]; then
-  for name in pulumi kubernetes etcd kwok; do write_wrapper "$name"; echo "wrote tools/e2e/modules/$name"; done
+  shift
+  for name in "${@:-pulumi kubernetes etcd kwok containerd kube-router coredns}"; do
+    write_wrapper "$name"; echo "wrote tools/e2e/modules/$name"
+  done
   exit 0
 fi
 [ $# -eq 0 ] || fail "usage: scripts/e2e-tools.sh [wrappers]"
@@ -129,16 +147,96 @@ build_pulumi_kubernetes() {  # OUT: the provider, from a copy of its module with
   rm -rf "$work"
 }
 
-build_kubernetes() {  # OUT: the control plane and kubectl in one go build (shared packages compile once)
+build_kubernetes() {  # OUT: the control plane, kubectl and the node's kubelet and kube-proxy in one go build (shared
+  # packages compile once), and the pause image's program from the same source (build/pause/linux/pause.c)
   check_wrapper kubernetes k8s.io/kubernetes "$KUBERNETES"
-  local minor=${KUBERNETES#v1.}
+  local minor=${KUBERNETES#v1.} cmd targets=()
   minor=${minor%%.*}
+  for cmd in $KUBERNETES_COMMANDS; do targets+=("k8s.io/kubernetes/cmd/$cmd"); done
   (cd "$modules/kubernetes" && go build -trimpath -ldflags "-s -w \
     -X k8s.io/component-base/version.gitVersion=$KUBERNETES -X k8s.io/component-base/version.gitMajor=1 \
     -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean \
-    -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z" -o "$1/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+    -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z" -o "$1/" "${targets[@]}")
+  local src
+  src=$(cd "$modules/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+  gcc -Os -static -Wall -Werror -DVERSION="$KUBERNETES" -o "$1/pause" "$src/build/pause/linux/pause.c"
+}
+
+build_containerd() {  # OUT: containerd, its runc shim and ctr (runc itself is Debian's)
+  check_wrapper containerd github.com/containerd/containerd/v2 "$CONTAINERD"
+  (cd "$modules/containerd" && go build -trimpath -tags "no_btrfs no_devmapper no_zfs" \
+    -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD" -o "$1/" \
+    github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    github.com/containerd/containerd/v2/cmd/ctr)
+}
+
+build_kube_router() {  # OUT: kube-router (the node runs only its NetworkPolicy controller)
+  check_wrapper kube-router github.com/cloudnativelabs/kube-router/v2 "$KUBE_ROUTER"
+  (cd "$modules/kube-router" && go build -trimpath \
+    -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER" -o "$1/" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+}
+
+build_coredns() {  # OUT: coredns (the module's root is its main package)
+  check_wrapper coredns github.com/coredns/coredns "$COREDNS"
+  (cd "$modules/coredns" && go build -trimpath -ldflags "-s -w" -o "$1/coredns" github.com/coredns/coredns)
+}
+
+module_copy() {  # module_copy MODULE VERSION DEST: a writable copy of a module's source, to build inside it
+  local src
+  src=$(go mod download -json "$1@$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || return 1
+  rm -rf "$3" && cp -r "$src" "$3" && chmod -R u+w "$3"
+}
+
+prometheus_stamp() {  # the -X flags Prometheus' own build (promu) sets, for VERSION
+  local common=github.com/prometheus/common/version
+  echo "-X $common.Version=$1 -X $common.Revision=release -X $common.Branch=release -X $common.BuildUser=archon-e2e -X $common.BuildDate=19700101-00:00:00"
+}
+
+build_prometheus() {  # OUT: prometheus and promtool, inside a copy of the module (its replace lines apply); the web
+  # UI's compiled assets are not in the module, so it serves the API and no UI (the harness reads only the API)
+  local module=${PROMETHEUS#v0.} work="$1/src" version  # v0.314.0 is Prometheus 3.14.0
+  version="${module:0:1}.$((10#${module:1:2})).${module#*.}"
+  module_copy github.com/prometheus/prometheus "$PROMETHEUS" "$work"
+  (cd "$work" && GOWORK=off go build -trimpath -ldflags "-s -w $(prometheus_stamp "$version")" -o "$1/" \
+    ./cmd/prometheus ./cmd/promtool)
+  rm -rf "$work"
+}
+
+build_alertmanager() {  # OUT: alertmanager and amtool; its UI bundle is gitignored, so a placeholder page stands in
+  local work="$1/src"
+  module_copy github.com/prometheus/alertmanager "$ALERTMANAGER" "$work"
+  mkdir -p "$work/ui/app/dist"
+  printf '<!doctype html><title>Alertmanager</title><p>UI not built (archon-e2e); the API is at /api/v2/.\n' \
+    > "$work/ui/app/dist/index.html"
+  (cd "$work" && GOWORK=off go build -trimpath -ldflags "-s -w $(prometheus_stamp "${ALERTMANAGER#v}")" -o "$1/" \
+    ./cmd/alertmanager ./cmd/amtool)
+  rm -rf "$work"
+}
+
+build_kube_state_metrics() {  # OUT: kube-state-metrics (the module's root is its main package)
+  local work="$1/src"
+  module_copy k8s.io/kube-state-metrics/v2 "$KUBE_STATE_METRICS" "$work"
+  (cd "$work" && GOWORK=off go build -trimpath \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$KUBE_STATE_METRICS" -o "$1/kube-state-metrics" .)
+  rm -rf "$work"
+}
+
+build_cpython() {  # OUT: CPython's source tree at the pinned tag (the python base image compiles it; tools/e2e/images)
+  local work="$1/src"
+  module_copy github.com/python/cpython "$CPYTHON" "$work"
+  local version=${CPYTHON#v}
+  version=${version%%+*}
+  grep -q "PY_VERSION *\"$version\"" "$work/Include/patchlevel.h" \
+    || { echo "cpython $CPYTHON: Include/patchlevel.h does not say $version" >&2; return 1; }
+  # Module zips keep no file modes: the scripts (configure, install-sh, makesetup, ...) get their x bit back.
+  local file first
+  while IFS= read -r -d '' file; do
+    IFS= read -r first < "$file" || true
+    if [[ $first == '#!'* ]]; then chmod +x "$file"; fi
+  done < <(find "$work" -type f -print0)
+  mv "$work" "$1/cpython"
 }
 
 build_etcd() {  # OUT: etcd (the server module's root is its main package)
@@ -166,13 +264,24 @@ plan=(
   "pulumi_kubernetes:$PULUMI_KUBERNETES_MODULE:pulumi-resource-kubernetes"
   "etcd:$ETCD:etcd"
   "kwok:$KWOK:kwok kwokctl"
-  "kubernetes:$KUBERNETES:kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  "kubernetes:$KUBERNETES:$KUBERNETES_COMMANDS pause"
+  "containerd:$CONTAINERD:containerd containerd-shim-runc-v2 ctr"
+  "kube_router:$KUBE_ROUTER:kube-router"
+  "coredns:$COREDNS:coredns"
+  "prometheus:$PROMETHEUS:prometheus promtool"
+  "alertmanager:$ALERTMANAGER:alertmanager amtool"
+  "kube_state_metrics:$KUBE_STATE_METRICS:kube-state-metrics"
+  "cpython:$CPYTHON:cpython"
 )
 
-recipe_hash() {  # recipe_hash TOOL: what the build depends on besides its version
+recipe_hash() {  # recipe_hash TOOL: what the build depends on besides its version (the pins its function names)
+  local recipe
+  recipe=$(declare -f "build_$1")
   {
-    declare -f "build_$1"
-    grep -vE '^[[:space:]]*(#|$)' "$versions"
+    echo "$recipe"
+    grep -vE '^[[:space:]]*(#|$)' "$versions" | while IFS='=' read -r key _; do
+      if grep -qE "\\\$\{?$key([^A-Z_]|\$)" <<< "$recipe"; then grep -E "^$key=" "$versions"; fi
+    done
     local wrapper="$modules/${1//_/-}"
     if [ -d "$wrapper" ]; then cat "$wrapper"/go.mod "$wrapper"/go.sum; fi
     cat "$patches/$1"-*.patch 2> /dev/null || true

@@ -82,6 +82,19 @@ def test_probes_ask_what_the_service_serves_and_liveness_is_cheaper_than_readine
         assert liveness["tcpSocket"] == {"port": "http"}
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_behind_a_service_drains_before_it_stops(plans, stack):
+    from components.workload import DRAIN_SECONDS
+
+    names = [BY_KEY[key].name for key in enabled(stack)] + ["archon-data-api"]
+    for name in names:
+        pod = obj(plans[stack], "Deployment", name)["spec"]["template"]["spec"]
+        drain = {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}}
+        for container in pod["containers"]:
+            assert container["lifecycle"] == drain, (name, container["name"])
+        assert pod["terminationGracePeriodSeconds"] > DRAIN_SECONDS + 10, name
+
+
 def test_mcp_and_the_agents_are_kept_alive_by_a_tcp_check_the_server_by_its_static_root():
     assert [BY_KEY[key].live_path for key in ("server", "mcp", "agents", "frontend")] == ["/", None, None, None]
 

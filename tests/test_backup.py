@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.server
 import json
@@ -153,6 +154,49 @@ def test_missing_backups_fail_with_a_message(loaded, tmp_path, args, message):
 def test_a_failed_dump_leaves_no_partial_file_and_exits_non_zero(loaded, tmp_path):
     result = backup(loaded, "dump-postgres", BACKUP_DIR=str(tmp_path), PGDATABASE="no_such_database")
     assert result.returncode != 0 and "pg_dump of no_such_database failed" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def forward_later(port: int, target: int, after: float) -> threading.Thread:
+    """Start forwarding 127.0.0.1:port to `target` only `after` seconds from now (a policy not yet programmed)."""
+    def serve() -> None:
+        time.sleep(after)
+        listener = socket.create_server(("127.0.0.1", port))
+        listener.settimeout(30)
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_dump_waits_for_a_server_that_is_not_reachable_yet(loaded, tmp_path):
+    port = free_port()
+    forward_later(port, int(loaded["PGPORT"]), after=4)
+    started = time.monotonic()
+    result = backup(loaded, "dump-postgres", BACKUP_DIR=str(tmp_path), PGDATABASE="archon", PGPORT=str(port),
+                    STAMP="late")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 4 and (tmp_path / "postgres-late.dump").is_file()
+
+
+def test_a_dump_gives_up_on_a_server_that_never_answers(loaded, tmp_path):
+    result = backup(loaded, "dump-postgres", BACKUP_DIR=str(tmp_path), PGPORT=str(free_port()), PG_WAIT_TRIES="2")
+    assert result.returncode != 0 and "does not answer (tried 2 times)" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
