@@ -259,8 +259,9 @@ class Builder:
             self.buildah("config", *settings, container, log=log)
             self.buildah("commit", "--quiet", "--rm", container, image.local_tag, log=log)
 
-    def build(self, names: list[str] | None = None, table: Path = TABLE) -> list[dict]:
-        """Build what is missing; the report has one row per image (name, key, state, seconds)."""
+    def build(self, names: list[str] | None = None, table: Path = TABLE, available: bool = False) -> list[dict]:
+        """Build what is missing; the report has one row per image (name, key, state, seconds). With `available`,
+        images that need a tool not built yet (and those built on them) are left for later instead of refused."""
         pin, images = load_table(table)
         wanted = set(names or [i.name for i in images])
         unknown = wanted - {i.name for i in images}
@@ -279,6 +280,14 @@ class Builder:
         for image in images:
             if image.name not in needed:
                 continue
+            if available:
+                waiting = [s for s in image.context if s.startswith("tool:")
+                           and not (paths.cache_dir() / "tools" / s.removeprefix("tool:").rstrip("/")).exists()]
+                waiting += [v[1:] for v in image.args.values() if v.startswith("@") and v[1:] not in built]
+                if waiting:
+                    report.append({"name": image.name, "key": "-", "state": "waiting", "seconds": 0.0,
+                                   "for": waiting})
+                    continue
             args = build_args(image, built)
             parents = [keys[v[1:]] for v in image.args.values() if v.startswith("@") and v[1:] in keys]
             with tempfile.TemporaryDirectory(dir=self.cache) as work:
@@ -358,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build what is missing")
     build.add_argument("names", nargs="*")
+    build.add_argument("--available", action="store_true",
+                       help="leave images whose tools are not built yet for later (while scripts/e2e-tools.sh runs)")
     imports = sub.add_parser("import", help="import every built image into a containerd")
     imports.add_argument("--address", required=True, help="containerd's socket")
     listing = sub.add_parser("list", help="what each image is")
@@ -365,8 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            for row in Builder().build(args.names):
-                print(f"  {row['name']:<20} {row['state']:<7} {row['key']}  {row['seconds']:>7.1f}s")
+            for row in Builder().build(args.names, available=args.available):
+                waiting = f"  (for {', '.join(row['for'])})" if row.get("for") else ""
+                print(f"  {row['name']:<20} {row['state']:<7} {row['key']}  {row['seconds']:>7.1f}s{waiting}")
         elif args.command == "import":
             ctr = paths.cache_dir() / "tools" / "ctr"
             total = time.monotonic()

@@ -521,6 +521,22 @@ def up(server: str) -> None:
           f"in {time.monotonic() - started:.0f}s")
 
 
+def leftovers() -> list[str]:
+    """Anything of the node's still there: processes, mounts, cgroups, the namespace and link, its folders."""
+    found = [f"process {name} ({pid})" for name in PROCESSES if (pid := recorded(name))]
+    found += [f"containerd shim {pid}" for pid in sorted(shims())]
+    found += [f"process {pid} in the node's cgroups" for pid in sorted(processes_in_cgroups())]
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    found += [f"mount {m}" for m in mounts if m.startswith((str(NODE_DIR) + "/", str(RUN) + "/"))]
+    found += [f"cgroup {d}" for d in cgroup_dirs() if d.is_dir()]
+    if Path(f"/run/netns/{NETNS}").exists():
+        found.append(f"network namespace {NETNS}")
+    if run("ip", "link", "show", HOST_IF, check=False).returncode == 0:
+        found.append(f"link {HOST_IF}")
+    found += [f"folder {d}" for d in (NODE_DIR, RUN) if d.exists()]
+    return found
+
+
 def down() -> None:
     """Stop every node process and every container, unmount, remove cgroups, the namespace and the state."""
     for name in reversed(PROCESSES):
@@ -560,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
             up(args.server)
         elif args.command == "down":
             down()
+            left = leftovers()
+            if left:
+                raise NodeError("down left behind: " + "; ".join(left))
             print("node: down (processes stopped, mounts, cgroups, namespace and state removed)")
         else:
             running = {name: recorded(name) for name in PROCESSES}

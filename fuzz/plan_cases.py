@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -52,20 +53,41 @@ def stack_file_text(case: Case) -> bytes:
         sys.setrecursionlimit(limit)
 
 
-def plan(case: Case, workdir: Path, project: Path | None = None) -> dict:
-    """Plan the case; what happened, and whether it held the property ('ok') or why not ('problem')."""
-    project = project or copy_project(workdir / "project")
-    (project / f"Pulumi.{case.stack}.yaml").write_bytes(stack_file_text(case))
-    out = workdir / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    done = subprocess.run([sys.executable, "-m", "offline", "plan", "--stack", case.stack, "--project-dir",
-                           str(project), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=600,
-                          errors="replace")
+@dataclass(frozen=True)
+class Prepared:
+    """A case ready to plan: the stack file it writes and the loader's verdict on it. Made in the fuzzer's own
+    thread (writing deep nesting raises the process's recursion limit for a moment)."""
+
+    case: Case
+    text: bytes
+    expected: ConfigError | None
+
+
+def prepare(case: Case) -> Prepared:
+    """The case's stack file, and what the loader says of its config (None: valid)."""
     try:
         load_stack_config(case.stack, case.raw)
         expected = None
     except ConfigError as error:
         expected = error
+    return Prepared(case, stack_file_text(case), expected)
+
+
+def plan(case: Case, workdir: Path, project: Path | None = None) -> dict:
+    """Plan the case; what happened, and whether it held the property ('ok') or why not ('problem')."""
+    return plan_prepared(prepare(case), workdir, project)
+
+
+def plan_prepared(prepared: Prepared, workdir: Path, project: Path | None = None) -> dict:
+    """Plan a prepared case in its own process (safe to run several at once, each in its own project copy)."""
+    case, expected = prepared.case, prepared.expected
+    project = project or copy_project(workdir / "project")
+    (project / f"Pulumi.{case.stack}.yaml").write_bytes(prepared.text)
+    out = workdir / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "offline", "plan", "--stack", case.stack, "--project-dir",
+                           str(project), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          errors="replace")
     problem = None
     if "Traceback" in done.stderr or "Traceback" in done.stdout:
         problem = "traceback: " + done.stderr[-1500:]

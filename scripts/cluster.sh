@@ -139,7 +139,10 @@ EOF
 server() { sed -n 's/^ *server: *//p' "$kubeconfig" | head -1; }
 
 down() {
-  if [ -x "$python" ]; then (cd "$root" && "$python" -m e2e.node down > /dev/null) || echo "cluster: the real node did not stop cleanly" >&2; fi
+  local clean=yes
+  if [ -x "$python" ]; then
+    (cd "$root" && "$python" -m e2e.node down > /dev/null) || { clean=no; echo "cluster: the real node did not stop cleanly" >&2; }
+  fi
   if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
     "$tools/kwokctl" delete cluster --name "$name" > /dev/null 2>&1 || true
   fi
@@ -152,6 +155,7 @@ down() {
   done
   rm -rf "$KWOK_WORKDIR" "$kubeconfig" "$build/tls" "$build/kwokctl.yaml" "$build/kwokctl.log" \
     "$build/state" "$build/project"
+  [ "$clean" = yes ] || return 1
   [ "${1:-}" = quiet ] || echo "cluster: down (processes stopped, state removed)"
 }
 

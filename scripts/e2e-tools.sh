@@ -3,7 +3,8 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl; for the real node kubelet,
 # kube-proxy, containerd, kube-router and CoreDNS; for its images Prometheus, Alertmanager and kube-state-metrics.
 #
-#   scripts/e2e-tools.sh            build what is missing, then print each tool's version and build time
+#   scripts/e2e-tools.sh [TOOL...]  build what is missing (of the named tools only, if named: pulumi, kubernetes,
+#                                   cpython, ...), then print each tool's version and build time
 #   scripts/e2e-tools.sh wrappers [NAME...]   regenerate tools/e2e/modules/*/go.{mod,sum} from tools/e2e/versions.env
 #
 # Versions come from tools/e2e/versions.env; each tool builds in its own wrapper module. Builds are cached
@@ -106,7 +107,7 @@ if [ "${1:-}" = wrappers ]; then
   done
   exit 0
 fi
-[ $# -eq 0 ] || fail "usage: scripts/e2e-tools.sh [wrappers]"
+only=" $* "
 
 check_wrapper() {  # check_wrapper NAME MODULE VERSION: the committed wrapper requires what versions.env pins
   local gomod="$modules/$1/go.mod"
@@ -194,13 +195,15 @@ prometheus_stamp() {  # the -X flags Prometheus' own build (promu) sets, for VER
   echo "-X $common.Version=$1 -X $common.Revision=release -X $common.Branch=release -X $common.BuildUser=archon-e2e -X $common.BuildDate=19700101-00:00:00"
 }
 
-build_prometheus() {  # OUT: prometheus and promtool, inside a copy of the module (its replace lines apply); the web
-  # UI's compiled assets are not in the module, so it serves the API and no UI (the harness reads only the API)
+build_prometheus() {  # OUT: prometheus and promtool, inside a copy of the module (its replace lines apply), with
+  # only the service discoveries the stack's config uses (Prometheus' own remove_all_sd/enable_*_sd build tags:
+  # kubernetes, plus file and http, which are always in); the web UI's compiled assets are not in the module, so it
+  # serves the API and no UI (the harness reads only the API)
   local module=${PROMETHEUS#v0.} work="$1/src" version  # v0.314.0 is Prometheus 3.14.0
   version="${module:0:1}.$((10#${module:1:2})).${module#*.}"
   module_copy github.com/prometheus/prometheus "$PROMETHEUS" "$work"
-  (cd "$work" && GOWORK=off go build -trimpath -ldflags "-s -w $(prometheus_stamp "$version")" -o "$1/" \
-    ./cmd/prometheus ./cmd/promtool)
+  (cd "$work" && GOWORK=off go build -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+    -ldflags "-s -w $(prometheus_stamp "$version")" -o "$1/" ./cmd/prometheus ./cmd/promtool)
   rm -rf "$work"
 }
 
@@ -274,6 +277,12 @@ plan=(
   "cpython:$CPYTHON:cpython"
 )
 
+known=" "
+for entry in "${plan[@]}"; do known+="${entry%%:*} "; done
+for name in "$@"; do
+  [[ $known == *" $name "* ]] || fail "no tool named $name; tools:$known(or: scripts/e2e-tools.sh wrappers [NAME...])"
+done
+
 recipe_hash() {  # recipe_hash TOOL: what the build depends on besides its version (the pins its function names)
   local recipe
   recipe=$(declare -f "build_$1")
@@ -288,9 +297,9 @@ recipe_hash() {  # recipe_hash TOOL: what the build depends on besides its versi
   } | sha256sum | cut -c1-12
 }
 
-report=()
-for entry in "${plan[@]}"; do
-  IFS=: read -r tool version outputs <<< "$entry"
+build_tool() {  # build_tool ENTRY: build one plan entry unless cached, link its outputs, write its report line
+  local tool version outputs dir start state name target old
+  IFS=: read -r tool version outputs <<< "$1"
   dir="$cache/builds/$tool-$version-$(recipe_hash "$tool")"
   if [ -f "$dir/BUILT" ]; then
     state="cached"
@@ -300,7 +309,8 @@ for entry in "${plan[@]}"; do
     start=$(date +%s)
     if ! ( "build_$tool" "$dir" ) > "$dir/build.log" 2>&1; then
       tail -25 "$dir/build.log" >&2
-      fail "building $tool $version failed (full log: $dir/build.log)"
+      echo "e2e-tools: building $tool $version failed (full log: $dir/build.log)" >&2
+      return 1
     fi
     echo $(( $(date +%s) - start )) > "$dir/BUILT"
     state="built"
@@ -314,8 +324,32 @@ for entry in "${plan[@]}"; do
     ln -sfn "$dir/$name" "$target/$name"
   done
   if [ "$tool" = kwok ]; then ln -sfn "$dir/stages" "$cache/tools/kwok-stages"; fi
-  report+=("$tool $version: $state (build took $(cat "$dir/BUILT")s)")
+  echo "$tool $version: $state (build took $(cat "$dir/BUILT")s)" > "$cache/builds/.report-$tool"
+}
+
+# Two builds at a time (E2E_TOOLS_JOBS): one's module downloads and link overlap the other's compiling.
+jobs_max=${E2E_TOOLS_JOBS:-2}
+failed=0
+report=()
+for entry in "${plan[@]}"; do
+  tool=${entry%%:*}
+  if [ "$only" != "  " ] && [[ $only != *" $tool "* ]]; then continue; fi
+  rm -f "$cache/builds/.report-$tool"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || failed=1; done
+  build_tool "$entry" &
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
+wait || failed=1
+for entry in "${plan[@]}"; do
+  tool=${entry%%:*}
+  if [ -f "$cache/builds/.report-$tool" ]; then report+=("$(cat "$cache/builds/.report-$tool")"); fi
+done
+[ "$failed" = 0 ] || fail "a build failed (its log is named above)"
+
+if [ "$only" != "  " ]; then
+  for line in "${report[@]}"; do echo "  $line"; done
+  exit 0
+fi
 
 # The provider as the CLI finds it: installed into the harness's PULUMI_HOME at its stamped version.
 export PULUMI_HOME="$cache/pulumi-home" PULUMI_SKIP_UPDATE_CHECK=true

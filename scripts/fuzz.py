@@ -5,6 +5,8 @@ hangs and wrong verdicts, and the time.
 
     python scripts/fuzz.py [--cases 10000] [--plans 300] [--manifests 2000] [--seed N] [--judge KUBECONFIG]
 
+A count of 0 leaves that part out (make fuzz-config runs the config parts, make fuzz-manifests the manifests).
+
 Every config case must end in a valid config (a plan) or in one line per problem naming a key (exit 2, no file
 written), never in a traceback; every manifest in the pack's answer within the bound, with each Pod Security
 control the API server says it breaks flagged by a mandatory rule. Failing cases go to build/fuzz/*-failures.json,
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import json
+import queue
 import sys
 import tempfile
 import time
@@ -29,7 +33,7 @@ from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from fuzz.config_cases import Case, cases, check  # noqa: E402
 from fuzz.manifest_run import BOUND_S, run_manifests  # noqa: E402
-from fuzz.plan_cases import plan  # noqa: E402
+from fuzz.plan_cases import Prepared, plan_prepared, prepare  # noqa: E402
 from offline.variant import copy_project  # noqa: E402
 
 OUT = ROOT / "build" / "fuzz"
@@ -64,9 +68,26 @@ def main() -> int:
                              "local control plane's); without it the manifests are only checked for crashes and time")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.cases or args.plans:
+        config_fuzz(args)
+    manifest_failures = manifests(args) if args.manifests else []
+    config_failures = json.loads((OUT / "config-failures.json").read_text()) if args.cases or args.plans else []
+    return 1 if config_failures or manifest_failures else 0
+
+
+def config_fuzz(args: argparse.Namespace) -> None:
+    """The loader and offline-plan fuzz: prints and writes its lines (build/fuzz/config-summary.txt) and failures."""
     failures: list[dict] = []
-    loader, loader_seconds = loader_fuzz(args.cases, args.seed, failures)
-    planned, plan_seconds = plan_fuzz(args.plans, args.seed + 1, failures)
+    # The offline plans run as subprocesses, two at a time, while the loader cases run here: the machine's two
+    # cores both work, and each case is the one its seed generates.
+    plan_cases: list[Case] = []
+    if args.plans:
+        run(args.plans, plan_cases.append, args.seed + 1)
+    prepared = [prepare(case) for case in plan_cases]
+    with concurrent.futures.ThreadPoolExecutor(1) as background:
+        planning = background.submit(plan_fuzz, prepared, failures)
+        loader, loader_seconds = loader_fuzz(args.cases, args.seed, failures)
+        planned, plan_seconds = planning.result()
     (OUT / "config-failures.json").write_text(json.dumps(failures, indent=1, ensure_ascii=True) + "\n")
     say(f"config fuzz (seed {args.seed})")
     say(f"  loader: {sum(loader[k] for k in ('valid', 'refused', 'wrong verdict', 'traceback'))} cases in "
@@ -78,9 +99,8 @@ def main() -> int:
           f"{planned['wrong verdict']} wrong verdicts")
     if failures:
         say(f"  {len(failures)} failing cases in {OUT / 'config-failures.json'}")
-    manifest_failures = manifests(args) if args.manifests else []
-    (OUT / "summary.txt").write_text("\n".join(SAID) + "\n")  # for make figures
-    return 1 if failures or manifest_failures else 0
+    (OUT / "config-summary.txt").write_text("\n".join(SAID) + "\n")  # for make figures
+    SAID.clear()
 
 
 def loader_fuzz(cases: int, seed: int, failures: list[dict]) -> tuple[collections.Counter, float]:
@@ -100,28 +120,39 @@ def loader_fuzz(cases: int, seed: int, failures: list[dict]) -> tuple[collection
                              "problem": traceback.format_exc()[-3000:], "config": case.raw})
 
     start = time.monotonic()
-    run(cases, load, seed)
+    if cases:
+        run(cases, load, seed)
     return loader, time.monotonic() - start
 
 
-def plan_fuzz(plans: int, seed: int, failures: list[dict]) -> tuple[collections.Counter, float]:
-    """Fuzzed configs through the offline plan of a project copy: counts by exit code and problem, and seconds."""
+PLAN_WORKERS = 2  # offline plans at a time (each its own project copy)
+
+
+def plan_fuzz(generated: list[Prepared], failures: list[dict]) -> tuple[collections.Counter, float]:
+    """Fuzzed configs through the offline plan of project copies: counts by exit code and problem, and seconds."""
     planned: collections.Counter = collections.Counter()
     with tempfile.TemporaryDirectory() as work:
-        project = copy_project(Path(work) / "project")
+        copies: queue.Queue = queue.Queue()
+        for index in range(PLAN_WORKERS):
+            folder = Path(work) / f"worker-{index}"
+            copies.put((folder, copy_project(folder / "project")))
 
-        def through_plan(case: Case) -> None:
-            outcome = plan(case, Path(work), project)
-            planned[f"exit {outcome['code']}"] += 1
-            if outcome["problem"]:
-                kind = "traceback" if outcome["problem"].startswith("traceback") else "wrong verdict"
-                planned[kind] += 1
-                failures.append({"where": "plan", "stack": case.stack, "mutations": case.mutations,
-                                 "problem": outcome["problem"], "config": case.raw})
+        def through_plan(prepared: Prepared) -> tuple[Case, dict]:
+            folder, project = copies.get()
+            try:
+                return prepared.case, plan_prepared(prepared, folder, project)
+            finally:
+                copies.put((folder, project))
 
         start = time.monotonic()
-        if plans:
-            run(plans, through_plan, seed)
+        with concurrent.futures.ThreadPoolExecutor(PLAN_WORKERS) as pool:
+            for case, outcome in pool.map(through_plan, generated):
+                planned[f"exit {outcome['code']}"] += 1
+                if outcome["problem"]:
+                    kind = "traceback" if outcome["problem"].startswith("traceback") else "wrong verdict"
+                    planned[kind] += 1
+                    failures.append({"where": "plan", "stack": case.stack, "mutations": case.mutations,
+                                     "problem": outcome["problem"], "config": case.raw})
         return planned, time.monotonic() - start
 
 
@@ -141,6 +172,8 @@ def manifests(args: argparse.Namespace) -> list[dict]:
           f"{counts['wrong verdict']} wrong verdicts")
     if result["failures"]:
         say(f"  {len(result['failures'])} failing manifests in {OUT / 'manifest-failures.json'}")
+    (OUT / "manifest-summary.txt").write_text("\n".join(SAID) + "\n")  # for make figures
+    SAID.clear()
     return result["failures"]
 
 
