@@ -499,6 +499,7 @@ def up(server: str) -> None:
     write_configs(f"https://{HOST_IP}:{api_port}")
     for root in cgroup_dirs():
         root.mkdir(exist_ok=True)
+    (NODE_DIR / "netns-before.json").write_text(json.dumps(sorted(pod_namespaces())))
     start("api-proxy", api_port)
     start("containerd")
     wait_for("containerd's socket", SOCKET.exists, 60, 0.2, log="containerd")
@@ -537,8 +538,56 @@ def leftovers() -> list[str]:
     return found
 
 
+def pod_leftovers(before: set[str], ours: set[str]) -> list[str]:
+    """Pod network namespaces made since `before`, and CNI results of the node's sandboxes, still there."""
+    return ([f"pod network namespace {n}" for n in sorted(pod_namespaces() - before)]
+            + [f"CNI result {p}" for p in cni_results(ours)])
+
+
+NETNS_DIR = Path("/run/netns")
+CNI_RESULTS = Path("/var/lib/cni/results")
+
+
+def pod_namespaces() -> set[str]:
+    """The network namespaces containerd made for pods (cni-*), of any runtime on this machine."""
+    return {p.name for p in NETNS_DIR.glob("cni-*")} if NETNS_DIR.is_dir() else set()
+
+
+def namespaces_before_up() -> set[str]:
+    """The pod network namespaces that existed when the node came up (not ours to remove)."""
+    snapshot = NODE_DIR / "netns-before.json"
+    return set(json.loads(snapshot.read_text())) if snapshot.is_file() else pod_namespaces()
+
+
+def sandboxes() -> set[str]:
+    """The pod sandboxes this node's containerd made (by id)."""
+    folder = NODE_DIR / "containerd" / "root" / "io.containerd.grpc.v1.cri" / "sandboxes"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def cni_results(ids: set[str]) -> list[Path]:
+    """What the CNI plugins cached for those sandboxes (libcni keeps it in /var/lib/cni, outside the node's folder)."""
+    if not CNI_RESULTS.is_dir():
+        return []
+    return [p for p in CNI_RESULTS.iterdir() if any(f"-{sandbox}-" in p.name for sandbox in ids)]
+
+
+def drain() -> None:
+    """Let kubelet stop every pod of the node as on any node (containers, then each sandbox's network and
+    namespace), before the processes go: cordon it, delete its pods, wait for them to be gone."""
+    if not (recorded("kubelet") and node_ready()):
+        return
+    kubectl("cordon", NODE_NAME, check=False)
+    kubectl("delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={NODE_NAME}", "--grace-period=2",
+            "--wait=true", "--timeout=90s", check=False)
+
+
 def down() -> None:
-    """Stop every node process and every container, unmount, remove cgroups, the namespace and the state."""
+    """Stop every pod, every node process and every container, unmount, remove cgroups, the pods' network
+    namespaces, the node's namespace and its state."""
+    drain()
+    ours = sandboxes()
+    before = namespaces_before_up()
     for name in reversed(PROCESSES):
         if name != "containerd":
             stop(name)
@@ -555,10 +604,12 @@ def down() -> None:
             break
         except OSError:
             time.sleep(0.5)
+    for namespace in sorted(pod_namespaces() - before):  # what a drain could not reach (a node stopped uncleanly)
+        run("ip", "netns", "delete", namespace, check=False)
+    for cached in cni_results(ours):
+        cached.unlink(missing_ok=True)
     network_down()
     subprocess.run(["rm", "-rf", str(NODE_DIR), str(RUN)], check=False)
-    for cached in Path("/var/lib/cni/results").glob("archon-e2e-*") if Path("/var/lib/cni/results").is_dir() else []:
-        cached.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -575,8 +626,10 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("up needs --server")
             up(args.server)
         elif args.command == "down":
+            ours = sandboxes()
+            before = namespaces_before_up()
             down()
-            left = leftovers()
+            left = leftovers() + pod_leftovers(before, ours)
             if left:
                 raise NodeError("down left behind: " + "; ".join(left))
             print("node: down (processes stopped, mounts, cgroups, namespace and state removed)")
