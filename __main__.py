@@ -12,6 +12,7 @@ from components.component import Placement
 from components.connections import stack_traffic
 from components.database import Database
 from components.database_engines import ENGINES
+from components.edge_auth import EdgeAuth
 from components.ingress import Ingress
 from components.ingress_controller import IngressController
 from components.monitoring import Monitoring
@@ -48,7 +49,7 @@ databases = {
     key: Database(
         f"archon-{key}", engine=ENGINES[key], settings=settings, site=site, rotation=cfg.databases.credentials_rotation,
         opts=pulumi.ResourceOptions(depends_on=[baseline]))
-    for key, settings in cfg.databases.engines().items()
+    for key, settings in cfg.data_stores().items()
 }
 config = pulumi.Config()
 s3_keys = ((config.require_secret("backupS3AccessKeyId"), config.require_secret("backupS3SecretAccessKey"))
@@ -72,8 +73,16 @@ application = Application(
     openai_api_key=config.require_secret("openaiApiKey"), registry_password=config.get_secret("registryPassword"),
     opts=pulumi.ResourceOptions(depends_on=[baseline]))
 
+auth = cfg.ingress.auth
+if auth.mode == "none":
+    pulumi.log.warn("ingress.auth.mode is none: the app, its knowledge base and the OpenAI key's spending are open to "
+                    "anyone who can reach the host")
+edge_auth = EdgeAuth(
+    "archon-auth", auth=auth, domain=cfg.domain, site=site, version=cfg.images.tag,
+    oidc_client_secret=config.require_secret("oidcClientSecret") if auth.mode == "oidc" else None,
+    opts=pulumi.ResourceOptions(depends_on=[baseline]))
 ingress = Ingress("archon-ingress", cfg=cfg, site=site, issuer=issuer_name(cfg.namespace, cfg.ingress.tls_issuer),
-                  opts=pulumi.ResourceOptions(depends_on=[baseline, controller, cert_manager, application]))
+                  opts=pulumi.ResourceOptions(depends_on=[baseline, controller, cert_manager, application, edge_auth]))
 if cfg.monitoring.enabled:
     monitoring = Monitoring(
         "archon-monitoring", settings=cfg.monitoring, site=dataclasses.replace(site, namespace=cfg.namespace),
@@ -82,13 +91,15 @@ if cfg.monitoring.enabled:
         database_apps=[ENGINES[key].name for key in databases if ENGINES[key].exporter],
         secrets={key: config.get_secret(key) for key in ("slackWebhookUrl", "pagerdutyRoutingKey",
                                                           "alertSmtpPassword")},
-        opts=pulumi.ResourceOptions(depends_on=[baseline]))
+        opts=pulumi.ResourceOptions(depends_on=[baseline, controller]))  # Alloy reads the controller's logs too
     pulumi.export("monitoring", {"mode": cfg.monitoring.mode, "grafana": monitoring.grafana.url,
                                  "grafanaAdminSecret": monitoring.grafana.admin_secret.metadata.name,
                                  "prometheus": cfg.monitoring.prometheus_url(cfg.namespace)})
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("urls", ingress.urls)
+pulumi.export("auth", {"mode": auth.mode, "mcp": auth.mcp.mode if auth.mode != "none" else "none",
+                       "credentials": edge_auth.secrets})  # Secrets holding the generated user names and passwords
 pulumi.export("ingressAddress", ingress.address)  # point the domain's DNS here
 pulumi.export("namespace", baseline.namespace_name)
 pulumi.export("domain", cfg.domain)

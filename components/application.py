@@ -89,7 +89,7 @@ class Application(Component):
             supabase_key = SecretRef(supabase.secret_name, "SUPABASE_SERVICE_KEY")
             checksums["supabase"] = supabase.checksum
         wiring = Wiring(app_secret=self.secret.metadata.name, domain=cfg.domain, supabase_url=supabase_url,
-                        supabase_key=supabase_key,
+                        supabase_key=supabase_key, log_level=cfg.log_level,
                         databases={key: (db.host, db.port, db.secret_name) for key, db in databases.items()})
         return wiring, checksums
 

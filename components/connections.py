@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from components import backups, data_api
 from components.database_engines import ENGINES, MEMGRAPH, POSTGRES, QDRANT, REDIS
+from components.edge_auth import OAUTH2_PROXY, OAUTH2_PROXY_PORT
 from components.ingress import SOLVER, SOLVER_LABEL, SOLVER_PORT
 from components.service_catalog import BY_KEY
 from components.traffic import EVERY_POD, Connection, Peer, TrafficGraph, addresses, app, namespace
@@ -17,6 +18,7 @@ from stackconfig.model import StackConfig
 
 DNS_PORT = 53
 INGRESS_CONTROLLER, DNS, API_SERVER, INTERNET = "ingress controller", "cluster DNS", "API server", "internet"
+KUBELETS = "kubelets"  # every node's kubelet, at the nodes' addresses
 SUPABASE, BACKUP_BUCKET = "Supabase project", "backup bucket"  # outside the cluster, as the internet is
 GRAFANA_ROUTE = "ingress controller (Grafana's host)"  # the controller, where ingress.grafana publishes Grafana
 TRAEFIK, CERT_MANAGER = "traefik", "cert-manager"  # their pods, where the stack installs them
@@ -37,6 +39,9 @@ CONNECTIONS: tuple[Connection, ...] = (
     # The server's agent chat runs the agents (POST /agents/run); the MCP server checks their health.
     *(Connection(c, AGENTS.name, (AGENTS.container_port,)) for c in (SERVER.name, MCP.name)),
     Connection(INGRESS_CONTROLLER, FRONTEND.name, (FRONTEND.container_port,)),
+    # OIDC at the edge: the controller asks oauth2-proxy about each request; oauth2-proxy asks the provider.
+    Connection(INGRESS_CONTROLLER, OAUTH2_PROXY, (OAUTH2_PROXY_PORT,)),
+    Connection(OAUTH2_PROXY, INTERNET, (443,)),
     *(Connection(c, data_api.NAME, (data_api.PORT,)) for c in (SERVER.name, MCP.name)),
     Connection(SERVER.name, INTERNET, (80, 443)),  # crawling
     *(Connection(c, INTERNET, (443,)) for c in (INTELLIGENCE.name, AGENTS.name)),  # model providers
@@ -62,6 +67,7 @@ CONNECTIONS: tuple[Connection, ...] = (
     *(Connection(c, LOKI, (ports.LOKI,)) for c in (ALLOY, GRAFANA)),
     Connection(GRAFANA_ROUTE, GRAFANA, (ports.GRAFANA,)),
     *(Connection(c, API_SERVER, ports.KUBERNETES_API) for c in (PROMETHEUS, KSM, ALLOY)),
+    Connection(PROMETHEUS, KUBELETS, (ports.KUBELET,)),
     Connection(ALERTMANAGER, INTERNET, ports.SMTP_AND_WEBHOOKS),
     Connection(INGRESS_CONTROLLER, SOLVER, (SOLVER_PORT,)),
 )
@@ -77,7 +83,9 @@ def stack_peers(cfg: StackConfig) -> dict[str, Peer]:
              INGRESS_CONTROLLER: namespace(ingress.controller_namespace), INTERNET: outside,
              backups.NAME: app(backups.NAME)}
     peers |= {BY_KEY[key].name: app(BY_KEY[key].name) for key in cfg.enabled_services()}
-    peers |= {ENGINES[key].name: app(ENGINES[key].name) for key in cfg.databases.engines()}
+    peers |= {ENGINES[key].name: app(ENGINES[key].name) for key in cfg.data_stores()}
+    if ingress.auth.mode == "oidc":
+        peers[OAUTH2_PROXY] = app(OAUTH2_PROXY)
     if cfg.databases.provider == "supabase":
         peers[SUPABASE] = outside
     else:
@@ -95,6 +103,7 @@ def stack_peers(cfg: StackConfig) -> dict[str, Peer]:
             peers[PROMETHEUS] = app(PROMETHEUS, monitoring.operator.namespace)
         else:
             peers |= {name: app(name) for name in (PROMETHEUS, ALERTMANAGER, KSM)}
+            peers[KUBELETS] = addresses(network.node_cidrs)
             if ingress.install_controller:
                 peers[TRAEFIK] = namespace(ingress.controller_namespace)
             if ingress.install_cert_manager:

@@ -54,7 +54,6 @@ def rest_proxy(config_map: pulumi.Input[str], resources: Resources) -> w.Contain
     return w.Container(
         name="rest-proxy", image=PROXY_IMAGE, resources=resources, run_as=w.RunAs(101, 101),
         ports={"rest-proxy": PROXY_PORT}, writable_paths=[w.WritablePath("/tmp", "16Mi")],
-        drain_seconds=w.DRAIN_SECONDS,  # the app beside it drains as long, and still reads the database meanwhile
         mounts=[w.Mount(w.config_map_volume("rest-proxy", config_map), "/etc/nginx/conf.d")],
         probes=w.Probes(readiness=w.Probe(http_path="/healthz", port="rest-proxy"),
                         liveness=w.Probe(tcp=True, port="rest-proxy", period_seconds=20)))
@@ -164,8 +163,7 @@ class DataApi(Component):
             secret_env={"PGRST_DB_URI": w.SecretRef(self.secret_name, "db-uri"),
                         "PGRST_JWT_SECRET": w.SecretRef(self.secret_name, "jwt-secret")},
             probes=w.Probes(readiness=w.Probe(http_path="/ready", port="admin"),
-                            liveness=w.Probe(http_path="/live", port="admin", period_seconds=20)),
-            drain_seconds=w.DRAIN_SECONDS)
+                            liveness=w.Probe(http_path="/live", port="admin", period_seconds=20)))
         probes = postgrest.probes
         assert probes is not None
         self.deployment = k8s.apps.v1.Deployment(

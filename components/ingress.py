@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.component import Component, Placement
+from components.edge_auth import EDGE_AUTH, MCP_AUTH, OAUTH2_PROXY, OAUTH2_PROXY_PORT, SIGN_IN_PATH, auth_middlewares
 from components.labels import recommended_labels
 from components.objects import Metadata
 from components.service_catalog import BY_KEY
@@ -22,6 +26,28 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "form-action 'self'")
 # path -> service key: the deployment guide's routes; `ingress.routes` adds to them.
 ROUTES = {"/": "frontend", "/api": "server", "/health": "server", "/mcp": "mcp"}
+STREAM_TYPES = ["text/event-stream"]  # never compressed: a compressor holds events back until it has enough bytes
+SIGN_IN_EXEMPTION = {
+    "policy.archon.io/exempt": "ingress-routes-authenticated",
+    "policy.archon.io/justification": "oauth2-proxy's own routes (sign-in, callback, sign-out) are how a user "
+                                      "authenticates, so they cannot require it",
+}
+
+ACKNOWLEDGED_EXEMPTION = {
+    "policy.archon.io/exempt": "ingress-routes-authenticated",
+    "policy.archon.io/justification": "ingress.auth.acknowledgeUnauthenticated: the stack's config says something in "
+                                      "front of the ingress authenticates",
+}
+
+
+@dataclass(frozen=True)
+class RouteGroup:
+    """Routes that share one middleware chain, and so one Ingress object."""
+
+    object_name: str
+    chain: tuple[str, ...]
+    routes: dict[str, tuple[str, int]]  # path -> (Service, port)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 def middlewares(cfg: StackConfig) -> dict[str, dict]:
@@ -35,9 +61,38 @@ def middlewares(cfg: StackConfig) -> dict[str, dict]:
             "permissionsPolicy": "camera=(), microphone=(), geolocation=()"}},
         "rate-limit": {"rateLimit": {"average": cfg.ingress.rate_limit.average,
                                      "burst": cfg.ingress.rate_limit.burst}},
-        "compress": {"compress": {}},
+        "compress": {"compress": {"excludedContentTypes": STREAM_TYPES}},
+        # Traefik's buffering holds whole responses too (its CRD cannot turn that off, traefik/traefik#12869), so it
+        # is on the routes that do not stream only.
         "body-limit": {"buffering": {"maxRequestBodyBytes": cfg.ingress.body_limit_mb * 1024 * 1024}},
+        **auth_middlewares(cfg.ingress.auth, cfg.namespace),
     }
+
+
+def route_groups(cfg: StackConfig) -> list[RouteGroup]:
+    """The public host's routes by middleware chain: the app behind edge-auth with bodies limited, the MCP
+    endpoint behind mcp-auth, other streaming routes unbuffered, and oauth2-proxy's own routes open."""
+    auth = cfg.ingress.auth.mode != "none"
+    edge = ("security-headers", "rate-limit", *((EDGE_AUTH,) if auth else ()))
+    mcp = BY_KEY["mcp"]
+    groups = {"buffered": RouteGroup("archon", (*edge, "compress", "body-limit"), {}),
+              "mcp": RouteGroup("archon-mcp", ("security-headers", "rate-limit", *((MCP_AUTH,) if auth else ())),
+                                {}),
+              "streaming": RouteGroup("archon-streaming", edge, {})}
+    routes = [(path, BY_KEY[key].name, BY_KEY[key].service_port, BY_KEY[key].streams) for path, key in ROUTES.items()]
+    routes += [(r.path, r.service, r.port, r.streaming) for r in cfg.ingress.routes]
+    for path, service, port, streams in routes:
+        group = "mcp" if service == mcp.name else "streaming" if streams else "buffered"
+        for other in groups.values():
+            other.routes.pop(path, None)  # a configured route replaces a built-in one on the same path
+        groups[group].routes[path] = (service, port)
+    out = [group for group in groups.values() if group.routes]
+    if not auth and cfg.ingress.auth.acknowledge_unauthenticated:
+        out = [dataclasses.replace(group, annotations=dict(ACKNOWLEDGED_EXEMPTION)) for group in out]
+    if cfg.ingress.auth.mode == "oidc":
+        out.append(RouteGroup("archon-sign-in", ("security-headers", "rate-limit"),
+                              {SIGN_IN_PATH: (OAUTH2_PROXY, OAUTH2_PROXY_PORT)}, dict(SIGN_IN_EXEMPTION)))
+    return out
 
 
 class Ingress(Component):
@@ -79,13 +134,16 @@ class Ingress(Component):
         if ingress.tls_issuer.startswith("letsencrypt"):
             self._solver_policy(f"{name}-acme-solver", site.traffic)
 
-        chain = ["security-headers", "rate-limit", "compress", "body-limit"]
-        routes = {path: (BY_KEY[key].name, BY_KEY[key].service_port) for path, key in ROUTES.items()}
-        routes |= {route.path: (route.service, route.port) for route in ingress.routes}
-        self.ingress = self._ingress(f"{name}-app", "archon", cfg.domain, routes, chain)
-        if ingress.grafana:
+        self.ingresses = {group.object_name: self._ingress(
+            f"{name}-{group.object_name.removeprefix('archon-') if group.object_name != 'archon' else 'app'}",
+            group.object_name, cfg.domain, group.routes, list(group.chain), group.annotations)
+            for group in route_groups(cfg)}
+        self.ingress = next(iter(self.ingresses.values()))  # the app's, whose status carries the address
+        if ingress.grafana:  # Grafana signs users in itself, from the listed networks only
             self.grafana = self._ingress(f"{name}-grafana", "archon-grafana", ingress.grafana.host,
-                                         {"/": ("archon-grafana", ports.GRAFANA)}, ["grafana-allow-list", *chain])
+                                         {"/": ("archon-grafana", ports.GRAFANA)},
+                                         ["grafana-allow-list", "security-headers", "rate-limit", "compress",
+                                          "body-limit"])
         self.urls = {"app": f"https://{cfg.domain}/", "api": f"https://{cfg.domain}/api",
                      "health": f"https://{cfg.domain}/health", "mcp": f"https://{cfg.domain}/mcp"}
         if ingress.grafana:
@@ -104,10 +162,10 @@ class Ingress(Component):
             opts=self.child)
 
     def _ingress(self, resource: str, object_name: str, host: str, routes: dict,
-                 chain: list[str]) -> k8s.networking.v1.Ingress:
+                 chain: list[str], extra: dict[str, str] | None = None) -> k8s.networking.v1.Ingress:
         """An Ingress for one host: TLS from the certificate, the routes, and (on Traefik) the middleware chain."""
         cfg = self._cfg
-        annotations = {}
+        annotations = dict(extra or {})
         if self._traefik:
             # HTTPS only: plain HTTP is redirected by the controller's web entry point (IngressController).
             annotations["traefik.ingress.kubernetes.io/router.entrypoints"] = "websecure"

@@ -19,6 +19,16 @@ LOAD_BALANCER_EXEMPTION = {
 }
 
 
+def client_address(settings: ControllerSettings) -> dict:
+    """An entry point's trust in what load balancers say about the client: forwarded headers, PROXY protocol."""
+    out: dict = {}
+    if settings.trusted_proxy_cidrs:
+        out["forwardedHeaders"] = {"trustedIPs": list(settings.trusted_proxy_cidrs)}
+    if settings.proxy_protocol_cidrs:
+        out["proxyProtocol"] = {"trustedIPs": list(settings.proxy_protocol_cidrs)}
+    return out
+
+
 def chart_values(class_name: str, settings: ControllerSettings) -> dict:
     """Non-root with a numeric id, read-only, no capabilities, sized, metrics on, status published for awaits."""
     replicas = settings.replicas
@@ -37,13 +47,21 @@ def chart_values(class_name: str, settings: ControllerSettings) -> dict:
         # it never sees plain HTTP). Priority 1: the one more specific router on web, cert-manager's HTTP-01
         # solver, still answers its challenge.
         "ports": {"web": {"http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https",
-                                                                   "permanent": True, "priority": 1}}}},
-                  "websecure": {"http": {"tls": {"enabled": True}}}},
+                                                                   "permanent": True, "priority": 1}}},
+                          **client_address(settings)},
+                  "websecure": {"http": {"tls": {"enabled": True}}, **client_address(settings)}},
         "metrics": {"prometheus": {"entryPoint": "metrics", "addServicesLabels": True, "addRoutersLabels": True}},
-        "service": {"type": settings.service_type, "annotations": dict(LOAD_BALANCER_EXEMPTION)},
+        # The chart takes the Service's fields under service.spec (a service.type is ignored without a word).
+        "service": {"spec": {"type": settings.service_type,
+                             "externalTrafficPolicy": settings.external_traffic_policy},
+                    "annotations": dict(LOAD_BALANCER_EXEMPTION)},
         "ingressRoute": {"dashboard": {"enabled": False}},
-        "log": {"level": "INFO"},
-        "accessLog": {"enabled": True},
+        "log": {"level": "INFO", "format": "json"},
+        # One JSON line per request, with the request id a client or load balancer sent (Traefik passes the header
+        # on to the app), so Grafana links a line to every other line of its request (monitoring/grafana.py).
+        "accessLog": {"enabled": True, "format": "json",
+                      "fields": {"headers": {"defaultMode": "drop",
+                                             "names": {"X-Request-Id": "keep", "User-Agent": "keep"}}}},
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
     }
 

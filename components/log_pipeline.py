@@ -10,6 +10,7 @@ from components import workload as w
 from components.component import Placement
 from components.labels import recommended_labels, selector_labels
 from components.monitoring_base import NamespacedComponent, token_exemption
+from components.objects import Metadata
 from components.stateful import DATA_VOLUME
 from monitoring.configs import scrape_annotations
 from monitoring.logs import ALLOY_STORAGE, LOKI_DATA, alloy_config, loki_config
@@ -26,12 +27,12 @@ ALLOY_USER = w.RunAs(473, 473, 473)  # the image's `alloy` user; the image itsel
 class LogPipeline(NamespacedComponent):
     """Loki (StatefulSet, retention by the compactor) and one Alloy replica tailing pod logs; no node access."""
 
-    def __init__(self, name: str, *, settings: MonitoringSettings, site: Placement,
+    def __init__(self, name: str, *, settings: MonitoringSettings, site: Placement, also_from: list[str],
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("archon:components:LogPipeline", name, site=site, opts=opts)
         self.loki_url = f"http://archon-loki.{self.namespace}.svc:{LOKI_PORT}"
         self._loki(settings)
-        self._alloy(settings)
+        self._alloy(settings, also_from)
         self.register_outputs({"loki": self.loki_url})
 
     def _loki(self, settings: MonitoringSettings) -> None:
@@ -53,20 +54,29 @@ class LogPipeline(NamespacedComponent):
         self._service("loki-service", "archon-loki", labels, container)
         self._policy("loki-traffic", "archon-loki", labels)
 
-    def _alloy(self, settings: MonitoringSettings) -> None:
+    def _alloy(self, settings: MonitoringSettings, also_from: list[str]) -> None:
+        """Alloy, reading pod logs in the stack's namespace and in `also_from` (the ingress controller's, whose
+        access log links each request to its lines)."""
         labels = recommended_labels("alloy", "logging", self.instance, ALLOY_VERSION)
         account = k8s.core.v1.ServiceAccount("alloy-account", metadata=self._meta("archon-alloy", labels),
                                              opts=self.child)
-        role = k8s.rbac.v1.Role("alloy-role", metadata=self._meta("archon-alloy", labels), rules=[
-            k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]),
-            k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods/log"], verbs=["get"])], opts=self.child)
-        k8s.rbac.v1.RoleBinding("alloy-binding", metadata=self._meta("archon-alloy", labels),
-                                role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
-                                                                 name=role.metadata.name),
-                                subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
-                                                                  namespace=self.namespace)], opts=self.child)
+        for namespace in [self.namespace, *also_from]:
+            suffix = "" if namespace == self.namespace else f"-{namespace}"
+            metadata = Metadata(namespace, labels).named("archon-alloy" if not suffix else
+                                                         f"archon-alloy-{self.namespace}")
+            role = k8s.rbac.v1.Role(f"alloy-role{suffix}", metadata=metadata, rules=[
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]),
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods/log"], verbs=["get"])],
+                opts=self.child)
+            k8s.rbac.v1.RoleBinding(
+                f"alloy-binding{suffix}", metadata=metadata,
+                role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
+                                                 name=role.metadata.name),
+                subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
+                                                  namespace=self.namespace)], opts=self.child)
         config = k8s.core.v1.ConfigMap("archon-alloy-config", metadata=self._autonamed(labels), data={
-            "config.alloy": alloy_config(self.namespace, f"{self.loki_url}/loki/api/v1/push")}, opts=self.child)
+            "config.alloy": alloy_config([self.namespace, *also_from], f"{self.loki_url}/loki/api/v1/push")},
+            opts=self.child)
         container = w.Container(
             name="alloy", image=ALLOY_IMAGE, resources=settings.log_shipper.resources, ports={"http": ALLOY_PORT},
             args=["run", "/etc/alloy/config.alloy", f"--storage.path={ALLOY_STORAGE}",

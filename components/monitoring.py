@@ -48,7 +48,8 @@ class Monitoring(NamespacedComponent):
             self._operator_objects(settings.operator, operator_targets(database_apps, traefik_namespace,
                                                                        cert_manager_namespace))
         prometheus_url = settings.prometheus_url(namespace)
-        logs = LogPipeline("logs", settings=settings, site=site, opts=self.child)
+        logs = LogPipeline("logs", settings=settings, site=site,
+                           also_from=[traefik_namespace] if traefik_namespace else [], opts=self.child)
         self.grafana = Grafana("grafana", settings=settings.grafana, site=site, prometheus_url=prometheus_url,
                                loki_url=logs.loki_url, opts=self.child)
         self.register_outputs({"prometheus": prometheus_url, "loki": logs.loki_url, "grafana": self.grafana.url,
@@ -109,7 +110,7 @@ class Monitoring(NamespacedComponent):
         cluster_role = k8s.rbac.v1.ClusterRole(
             "prometheus-role", metadata=k8s.meta.v1.ObjectMetaArgs(name=f"archon-prometheus-{self.namespace}",
                                                                    labels=labels),
-            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["nodes", "nodes/metrics", "nodes/proxy"],
+            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["nodes", "nodes/metrics"],
                                               verbs=["get", "list", "watch"]),
                    k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods", "services", "endpoints"],
                                               verbs=["get", "list", "watch"]),

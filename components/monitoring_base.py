@@ -57,10 +57,11 @@ class NamespacedComponent(Component):
                      account: k8s.core.v1.ServiceAccount | None = None,
                      annotations: dict | None = None, run_as: w.RunAs = NOBODY,
                      pod_annotations: dict | None = None) -> None:
-        """One replica on its volume, named through the app's ClusterIP Service (`object_name`)."""
+        """One replica on its volume, its pod named through a headless Service (`object_name`-headless); the
+        ClusterIP Service `_service` makes is what clients use."""
         stateful_set(
             resource, object_name, Metadata(self.namespace, labels), selector_labels(labels), replicas=1,
             pod={"labels": labels, "annotations": pod_annotations, "containers": [container], "run_as": run_as,
                  "service_account_name": account.metadata.name if account else None,
                  "automount_service_account_token": account is not None},
-            storage=storage, protect=self.site.protect, opts=self.child, service=object_name, annotations=annotations)
+            storage=storage, protect=self.site.protect, opts=self.child, annotations=annotations)

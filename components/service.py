@@ -66,7 +66,7 @@ class Service(Component):
         container = w.Container(
             name=spec.key, image=pod.image, image_pull_policy=pod.pull_policy, resources=settings.resources,
             probes=probes, ports={"http": spec.container_port}, env=pod.env, secret_env=pod.secret_env,
-            writable_paths=spec.writable, mounts=pod.mounts, drain_seconds=w.DRAIN_SECONDS)
+            writable_paths=spec.writable, mounts=pod.mounts)
         spread_constraints = [k8s.core.v1.TopologySpreadConstraintArgs(
             max_skew=1, topology_key=key, when_unsatisfiable="ScheduleAnyway",
             label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector))

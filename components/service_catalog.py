@@ -27,6 +27,7 @@ class Wiring:
     databases: dict[str, tuple[pulumi.Input[str], int, pulumi.Input[str]]]  # key -> (host, port, secret name)
     supabase_url: pulumi.Input[str] | SecretRef  # the bundled data API's address, or the managed project's Secret
     supabase_key: SecretRef
+    log_level: str = "INFO"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class AppService:
     startup_seconds: int = 300
     writable: tuple[WritablePath, ...] = (WritablePath("/tmp", "256Mi"),)
     in_memory_state: bool = False
+    streams: bool = False  # answers with streamed bodies (server-sent events): its route must not buffer responses
     reads_data_api: bool = False  # reaches the database through the Supabase API (SUPABASE_URL, the service key)
     needs_data_api_to_start: bool = False  # exits at startup without it: its pods wait for it first
     build_args: dict[str, str] = field(default_factory=dict)
@@ -55,8 +57,13 @@ class AppService:
 
 
 PORTS = {"ARCHON_SERVER_PORT": "8181", "ARCHON_MCP_PORT": "8051", "ARCHON_AGENTS_PORT": "8052"}
-PYTHON_ENV = {**PORTS, "DOCKER_CONTAINER": "true", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-              "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+PYTHON_ENV = {**PORTS, "DOCKER_CONTAINER": "true", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+              "HOME": "/tmp"}
+
+
+def _python(wiring: Wiring) -> dict:
+    """What every Python service reads: the ports, discovery on containerd, the log level."""
+    return {**PYTHON_ENV, "LOG_LEVEL": wiring.log_level}
 
 
 def _openai(wiring: Wiring) -> dict:
@@ -83,14 +90,14 @@ def _postgres(wiring: Wiring) -> tuple[dict, dict]:
 
 
 def _server_env(wiring: Wiring) -> dict:
-    return {**PYTHON_ENV, **_supabase(wiring)[0], "ARCHON_HOST": wiring.domain,
+    return {**_python(wiring), **_supabase(wiring)[0], "ARCHON_HOST": wiring.domain,
             "HF_HOME": "/cache/huggingface", "CRAWL4_AI_BASE_DIRECTORY": "/cache/crawl4ai",
             "TLDEXTRACT_CACHE": "/cache/tldextract", "PLAYWRIGHT_BROWSERS_PATH": "/ms-playwright"}
 
 
 def _intelligence_env(wiring: Wiring) -> dict:
     memgraph, qdrant, redis = (wiring.databases[k] for k in ("memgraph", "qdrant", "redis"))
-    return {**PYTHON_ENV, **_postgres(wiring)[0], "MEMGRAPH_URI": f"bolt://archon-memgraph:{memgraph[1]}",
+    return {**_python(wiring), **_postgres(wiring)[0], "MEMGRAPH_URI": f"bolt://archon-memgraph:{memgraph[1]}",
             "MEMGRAPH_USER": "archon", "QDRANT_URL": f"http://archon-qdrant:{qdrant[1]}",
             "VALKEY_URL": f"redis://archon-redis:{redis[1]}/0"}
 
@@ -122,8 +129,8 @@ SERVICES: tuple[AppService, ...] = (
         dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group mcp", "APP_MODULE": "", "APP_PORT": "8051"},
         # FastMCP serves only /mcp and /health (which calls the server): a TCP liveness check, as Archon's compose
-        in_memory_state=True, reads_data_api=True,
-        env=lambda w: {**PYTHON_ENV, **_supabase(w)[0]}, secret_env=lambda w: _supabase(w)[1]),
+        in_memory_state=True, reads_data_api=True, streams=True,  # streamable HTTP
+        env=lambda w: {**_python(w), **_supabase(w)[0]}, secret_env=lambda w: _supabase(w)[1]),
     AppService(
         key="intelligence", name="archon-intelligence", container_port=8053, service_port=8053,
         # Not part of Archon: OmniArchon's service, archived in OmniNode-ai/omniintelligence (docker/sources.json).
@@ -133,7 +140,7 @@ SERVICES: tuple[AppService, ...] = (
         key="agents", name="archon-agents", container_port=8052, service_port=8052,
         dockerfile="python-service.Dockerfile", context=".",
         build_args={"UV_GROUPS": "--group agents", "APP_MODULE": "src.agents.server:app", "APP_PORT": "8052"},
-        startup_seconds=600, env=lambda w: {**PYTHON_ENV, "MCP_SERVICE_URL": "http://archon-mcp:8051"},
+        startup_seconds=600, env=lambda w: {**_python(w), "MCP_SERVICE_URL": "http://archon-mcp:8051"},
         secret_env=_openai, feature="agents"),
 )
 BY_KEY = {service.key: service for service in SERVICES}

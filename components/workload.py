@@ -273,7 +273,8 @@ class Container:
     mounts: Sequence[Mount] = ()
     run_as: RunAs | None = None
     image_pull_policy: str = "IfNotPresent"
-    drain_seconds: int = 0  # keeps serving this long once its pod is deleted (a preStop sleep), see DRAIN_SECONDS
+    # Keeps serving this long once its pod is deleted (a preStop sleep); None: DRAIN_SECONDS when it has ports.
+    drain_seconds: int | None = None
 
 
 # How long a container behind a Service keeps serving after its pod is deleted: the endpoint controller and every
@@ -316,9 +317,16 @@ def container_args(spec: Container, *, init: bool = False, runs_to_completion: b
         readiness_probe=probes.readiness.to_args() if probes else None,
         liveness_probe=probes.liveness.to_args() if probes else None,
         startup_probe=probes.startup.to_args() if probes and probes.startup else None,
-        lifecycle=core.LifecycleArgs(pre_stop=core.LifecycleHandlerArgs(
-            sleep=core.SleepActionArgs(seconds=spec.drain_seconds))) if spec.drain_seconds else None,
+        lifecycle=core.LifecycleArgs(pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=drain)))
+        if (drain := _drain(spec, init or runs_to_completion)) else None,
     )
+
+
+def _drain(spec: Container, finishes: bool) -> int:
+    """How long the container keeps serving after its pod is deleted: only what serves (has ports) and keeps running."""
+    if spec.drain_seconds is not None:
+        return spec.drain_seconds
+    return DRAIN_SECONDS if spec.ports and not finishes else 0
 
 
 def pod_spec(

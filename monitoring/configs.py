@@ -11,6 +11,9 @@ RULES_MOUNT = "/etc/prometheus/rules"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 KUBE_API = {"scheme": "https", "authorization": {"credentials_file": f"{SA_DIR}/token"},
             "tls_config": {"ca_file": f"{SA_DIR}/ca.crt"}}
+# Kubelet serving certificates are self-signed on most clusters (not from the cluster CA), as kube-prometheus assumes.
+KUBELET = {"scheme": "https", "authorization": {"credentials_file": f"{SA_DIR}/token"},
+           "tls_config": {"insecure_skip_verify": True}}
 
 
 def scrape_annotations(port: int) -> dict[str, str]:
@@ -45,17 +48,13 @@ def prometheus_config(namespace: str, alertmanager: str, traefik_namespace: str 
               "action": "keep"},
              {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "job"},
              {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"}]},
-        {"job_name": "kubelet", **KUBE_API, "kubernetes_sd_configs": [{"role": "node"}],
-         "relabel_configs": [{"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
-                             {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)",
-                              "target_label": "__metrics_path__", "replacement": "/api/v1/nodes/$1/proxy/metrics"}],
+        # The kubelets themselves, with the token (nodes/metrics), as kube-prometheus scrapes them: through the API
+        # server's node proxy it would need nodes/proxy, which reaches every kubelet's whole API (exec included).
+        {"job_name": "kubelet", **KUBELET, "kubernetes_sd_configs": [{"role": "node"}],
          "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "kubelet_volume_stats_.+",
                                      "action": "keep"}, *keep_namespace]},
-        {"job_name": "cadvisor", **KUBE_API, "kubernetes_sd_configs": [{"role": "node"}],
-         "relabel_configs": [{"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
-                             {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)",
-                              "target_label": "__metrics_path__",
-                              "replacement": "/api/v1/nodes/$1/proxy/metrics/cadvisor"}],
+        {"job_name": "cadvisor", **KUBELET, "metrics_path": "/metrics/cadvisor",
+         "kubernetes_sd_configs": [{"role": "node"}],
          "metric_relabel_configs": [
              {"source_labels": ["__name__"],
               "regex": "container_(cpu_usage_seconds_total|memory_working_set_bytes)", "action": "keep"},
@@ -108,7 +107,7 @@ def alertmanager_config(slack_webhook: str | None, slack_channel: str | None, pa
                   "group_interval": "5m", "repeat_interval": "4h", "routes": routes},
         "inhibit_rules": [{"source_matchers": ['alertname="ArchonServiceDown"'],
                            "target_matchers": ['alertname=~"ArchonHighErrorRate|ArchonHighLatency"'],
-                           "equal": ["service"]}],
+                           "equal": ["deployment"]}],
         "receivers": receivers,
     }
 

@@ -13,8 +13,15 @@ def datasources(prometheus_url: str, loki_url: str) -> dict:
     return {"apiVersion": 1, "datasources": [
         {"name": "Prometheus", "type": "prometheus", "uid": "prometheus", "access": "proxy", "url": prometheus_url,
          "isDefault": True, "editable": False, "jsonData": {"httpMethod": "POST"}},
-        {"name": "Loki", "type": "loki", "uid": "loki", "access": "proxy", "url": loki_url, "editable": False},
+        {"name": "Loki", "type": "loki", "uid": "loki", "access": "proxy", "url": loki_url, "editable": False,
+         "jsonData": {"derivedFields": [REQUEST_ID_FIELD]}},
     ]}
+
+
+# From an access-log line of Traefik (JSON, the request's X-Request-Id kept) to every line of that request.
+REQUEST_ID_FIELD = {"name": "request_id", "matcherRegex": r'"request_X-Request-Id":"([^"]+)"',
+                    "datasourceUid": "loki", "url": '{namespace=~".+"} |= "${__value.raw}"',
+                    "urlDisplayLabel": "Every log line of this request"}
 
 
 def dashboard_provider() -> dict:

@@ -30,8 +30,8 @@ def loki_config(retention: str) -> dict:
     }
 
 
-def alloy_config(namespace: str, loki_push_url: str) -> str:
-    """An Alloy pipeline that tails the namespace's pod logs through the Kubernetes API and pushes them to Loki."""
+def alloy_config(namespaces: list[str], loki_push_url: str) -> str:
+    """An Alloy pipeline that tails the namespaces' pod logs through the Kubernetes API and pushes them to Loki."""
     relabel = [("__meta_kubernetes_namespace", "namespace"), ("__meta_kubernetes_pod_name", "pod"),
                ("__meta_kubernetes_pod_container_name", "container"),
                ("__meta_kubernetes_pod_label_app_kubernetes_io_name", "app")]
@@ -39,7 +39,7 @@ def alloy_config(namespace: str, loki_push_url: str) -> str:
                     "  }\n" for source, target in relabel)
     return (
         'discovery.kubernetes "pods" {\n  role = "pod"\n'
-        f"  namespaces {{\n    names = [{json.dumps(namespace)}]\n  }}\n}}\n\n"
+        f"  namespaces {{\n    names = [{', '.join(json.dumps(n) for n in namespaces)}]\n  }}\n}}\n\n"
         'discovery.relabel "pods" {\n  targets = discovery.kubernetes.pods.targets\n' + rules + "}\n\n"
         'loki.source.kubernetes "pods" {\n  targets    = discovery.relabel.pods.output\n'
         "  forward_to = [loki.write.default.receiver]\n}\n\n"

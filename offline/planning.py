@@ -53,6 +53,12 @@ def plan_stack(request: PlanRequest) -> PlanResult:
         policy_config = request.policy_config
         if policy_config is None and has_pack:
             policy_config = default_config_path(inputs, pack_dir)
+            if policy_config is None:
+                # `make preview`/`up` pass policies/config/STACK.json, so the CLI would refuse the stack too.
+                raise PolicyConfigError(
+                    f"stack '{request.stack}' has no policy config ({pack_dir.name}/config/{request.stack}.json): "
+                    "without one every rule runs at the pack's default level, mostly advisory; copy "
+                    f"{pack_dir.name}/config/staging.json or production.json to it, or pass --policy-config")
         elif policy_config is not None and not has_pack:
             raise PolicyConfigError(f"--policy-config given, but {pack_dir} has no PulumiPolicy.yaml")
         recording = run_program(inputs)

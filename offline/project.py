@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -106,11 +107,16 @@ def _apply_declaration(inputs: StackInputs, values: dict, key: str, decl: Any, s
             values[key] = {"secure": None}
             inputs.placeholders.append(Placeholder(key, f"declared secret, not set in {stack_file}"))
         else:
-            raise ProjectError(f"Stack '{inputs.stack}' is missing configuration value '{key}'")
+            close = difflib.get_close_matches(key, [k for k in values if k.startswith(key.split(":")[0] + ":")], n=1,
+                                              cutoff=0.75)
+            hint = f" ({close[0]} is set in {stack_file}: a typo of it?)" if close else ""
+            raise ProjectError(f"Stack '{inputs.stack}' is missing configuration value '{key}'{hint}")
         return
     value = values[key]
     if _is_secure(value):
         return
+    if decl.get("secret"):  # the CLI's own refusal (and a plaintext secret would land in the manifests)
+        raise ProjectError(f"Stack '{inputs.stack}' with configuration key '{key}' must be encrypted as it's secret")
     if not _cli_accepts(decl["type"], value):
         raise ProjectError(f"Stack '{inputs.stack}' with configuration key '{key}' must be of type "
                            f"'{decl['type']}' (got {_short(value)} in {stack_file})")

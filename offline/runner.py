@@ -26,6 +26,13 @@ class ProgramError(Exception):
         self.registered = registered  # types registered before it stopped, for tests and diagnosis
 
 
+class _StderrHandler(logging.Handler):
+    """The program's log lines on whatever sys.stderr is when they are written (a caller may redirect it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
 def run_program(inputs: StackInputs) -> Recording:
     """Run the program once, as `pulumi preview` would, and return its registrations and outputs.
 
@@ -36,7 +43,7 @@ def run_program(inputs: StackInputs) -> Recording:
     monitor = RecordingMonitor(OfflineMocks())
     logger = logging.getLogger("offline.program")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)

@@ -17,10 +17,11 @@ class ConfigIssue:
     value: Any
     message: str
     has_value: bool = True
+    namespace: str = PROJECT  # the config namespace: the project's, or a provider's (kubernetes)
 
     def key(self) -> str:
         """The key as `pulumi config` spells it, e.g. `archon:services.server.replicas`."""
-        return f"{PROJECT}:{self.path}" if self.path else f"{PROJECT}:"
+        return f"{self.namespace}:{self.path}" if self.path else f"{self.namespace}:"
 
     def __str__(self) -> str:
         # A key or message may hold what the user typed, control characters and line breaks included: escaped,

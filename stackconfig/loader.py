@@ -32,12 +32,22 @@ def pulumi_config() -> dict[str, Any]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
+def engine_secret_keys() -> frozenset[str]:
+    """The config keys the engine handed over as secrets."""
+    from pulumi.runtime import config as runtime_config
+
+    return frozenset(key for key in pulumi_config() if runtime_config.is_config_secret(key)
+                     or key in runtime_config.get_config_secret_keys_env())
+
+
 def parse_raw_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]]:
     """Keep the project's keys, without namespace, decoding structured (JSON) values."""
     data: dict[str, Any] = {}
     issues = []
     for full_key, value in raw.items():
         namespace, _, key = full_key.partition(":")
+        if namespace == "kubernetes" and key not in provider_keys():
+            issues.append(_unknown_provider_key(key, value))
         if namespace != PROJECT or key in EXTERNAL_SECRETS:
             continue
         if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
@@ -50,9 +60,20 @@ def parse_raw_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Confi
     return data, issues
 
 
-def load_stack_config(stack: str, raw: Mapping[str, Any] | None = None) -> StackConfig:
-    """Validate a stack's config; raise ConfigError listing every problem by key."""
+def load_stack_config(stack: str, raw: Mapping[str, Any] | None = None,
+                      secret_keys: frozenset[str] | None = None) -> StackConfig:
+    """Validate a stack's config; raise ConfigError listing every problem by key. `secret_keys` (the engine's
+    by default) are the keys set with --secret: a credential given in plain text is refused."""
     data, issues = parse_raw_config(pulumi_config() if raw is None else raw)
+    if secret_keys is None and raw is None:
+        secret_keys = engine_secret_keys()
+    if secret_keys is not None:
+        issues += [ConfigIssue(key, None, f"is a secret ({EXTERNAL_SECRETS[key]}) but is set in plain text, so it "
+                               f"would be stored and shown as such; set it with `pulumi config set --secret {key} …`",
+                               has_value=False)
+                   for key in sorted(EXTERNAL_SECRETS)
+                   if f"{PROJECT}:{key}" in (pulumi_config() if raw is None else raw)
+                   and f"{PROJECT}:{key}" not in secret_keys]
     if issues:
         raise ConfigError(stack, issues)
     try:
@@ -101,6 +122,26 @@ def _unknown_key(loc: list[str]) -> str:
     close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown key; {hint}allowed keys here: {', '.join(sorted(allowed))}"
+
+
+def provider_keys() -> list[str]:
+    """The Kubernetes provider's config keys, as its SDK (the pinned version) lists its arguments."""
+    import inspect
+
+    from pulumi_kubernetes.provider import Provider
+
+    names = [n for n in inspect.signature(Provider._internal_init).parameters
+             if n not in ("__self__", "resource_name", "opts", "__props__")]
+    return [n.split("_")[0] + "".join(part.title() for part in n.split("_")[1:]) for n in names]
+
+
+def _unknown_provider_key(key: str, value: Any) -> ConfigIssue:
+    """The provider ignores keys it does not know, so a typo would silently keep its default."""
+    allowed = provider_keys()
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigIssue(key, value, f"unknown key of the Kubernetes provider, which would ignore it; {hint}allowed "
+                       f"keys: {', '.join(sorted(allowed))}", namespace="kubernetes")
 
 
 def _allowed_keys(parent: list[str]) -> list[str]:

@@ -69,8 +69,10 @@ class Storage(_Section):
 
 
 class DatabaseSettings(_Section):
-    """One bundled data store: replicas, volume and resources."""
+    """One bundled data store: whether it runs (by default only while a service that uses it runs), replicas, volume
+    and resources."""
 
+    enabled: bool | None = None
     replicas: int = Field(default=1, ge=1, le=9)
     storage: Storage
     resources: Resources
@@ -105,6 +107,10 @@ class DataApiSettings(_Section):
                                                            "limits": {"cpu": "200m", "memory": "64Mi"}})
 
 
+# The services that use each store beside PostgreSQL (OmniArchon's intelligence service; Archon itself uses none).
+STORE_CLIENTS = {"redis": ("intelligence",), "qdrant": ("intelligence",), "memgraph": ("intelligence",)}
+
+
 class Databases(_Section):
     """The data stores: bundled in the cluster (PostgreSQL served through the Supabase API the app talks to), or
     PostgreSQL managed by Supabase."""
@@ -119,7 +125,7 @@ class Databases(_Section):
     backup: BackupSettings
 
     def engines(self) -> dict[str, DatabaseSettings]:
-        """The data stores this stack runs in the cluster, by config key (no PostgreSQL with Supabase)."""
+        """The data stores the stack can run in the cluster, by config key (no PostgreSQL with Supabase)."""
         keys = ("redis", "qdrant", "memgraph") if self.provider == "supabase" else ("postgres", "redis", "qdrant",
                                                                                      "memgraph")
         return {key: getattr(self, key) for key in keys}
@@ -226,6 +232,8 @@ class Network(_Section):
     # default; on Cilium, CIDR rules match an API server on the nodes only with policy-cidr-match-mode: nodes, so
     # set this to the control plane's addresses there (README, "API-server egress on Cilium").
     api_server_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    # Where the nodes' kubelets are, for Prometheus' kubelet and cAdvisor scrapes (TCP 10250).
+    node_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
 
 
 class RateLimit(_Section):
@@ -236,11 +244,53 @@ class RateLimit(_Section):
 
 
 class Route(_Section):
-    """A further path on the public host, to a Service in the stack's namespace."""
+    """A further path on the public host, to a Service in the stack's namespace (streaming: its responses are
+    server-sent events or streamed bodies, which the request-body buffer would hold back)."""
 
     path: str = Field(pattern=r"^/[A-Za-z0-9._~/-]*$")
     service: DnsLabel
     port: int = Field(ge=1, le=65535)
+    streaming: bool = False
+
+
+class Credential(_Section):
+    """A generated HTTP basic-auth credential: the user name, and a number to change to rotate the password."""
+
+    username: DnsLabel
+    rotation: int = Field(default=0, ge=0)
+
+
+class OidcSettings(_Section):
+    """The OpenID Connect provider oauth2-proxy signs users in with (the client secret is the secret config key
+    oidcClientSecret)."""
+
+    issuer_url: str = Field(pattern=r"^https://[^\s/]+(/\S*)?$")
+    client_id: str = Field(min_length=1, pattern=r"^\S+$")
+    email_domains: list[str] = Field(min_length=1)  # "*" lets any account of the provider in
+    allowed_groups: list[str] = Field(default_factory=list)
+    replicas: int = Field(default=1, ge=1, le=20)
+    resources: Resources = Resources.model_validate({"requests": {"cpu": "20m", "memory": "32Mi"},
+                                                     "limits": {"cpu": "200m", "memory": "128Mi"}})
+
+
+class McpAuth(_Section):
+    """How MCP clients authenticate at /mcp: a generated credential they send as an Authorization header (basic),
+    or only from the listed networks (allowList, for agents on a private network)."""
+
+    mode: Literal["basic", "allowList"] = "basic"
+    credential: Credential = Credential(username="mcp")
+    allow_cidrs: list[str] = Field(default_factory=list)
+
+
+class AuthSettings(_Section):
+    """Authentication at the edge, in front of every route: HTTP basic auth with a generated credential, or OIDC
+    sign-in through oauth2-proxy; none only when said so (and acknowledged in production)."""
+
+    mode: Literal["basic", "oidc", "none"] = "basic"
+    basic: Credential = Credential(username="archon")
+    oidc: OidcSettings | None = None
+    mcp: McpAuth = McpAuth()
+    acknowledge_unauthenticated: bool = False
 
 
 class GrafanaHost(_Section):
@@ -255,6 +305,10 @@ class ControllerSettings(_Section):
 
     replicas: int = Field(default=1, ge=1, le=20)
     service_type: Literal["LoadBalancer", "NodePort"] = "LoadBalancer"
+    # Local keeps the client's address (the load balancer sends only to nodes that run Traefik); Cluster hides it.
+    external_traffic_policy: Literal["Local", "Cluster"] = "Local"
+    trusted_proxy_cidrs: list[str] = Field(default_factory=list)  # whose X-Forwarded-For Traefik believes
+    proxy_protocol_cidrs: list[str] = Field(default_factory=list)  # load balancers that send the PROXY protocol
     resources: Resources = Resources.model_validate({"requests": {"cpu": "100m", "memory": "64Mi"},
                                                      "limits": {"cpu": "500m", "memory": "256Mi"}})
 
@@ -272,6 +326,7 @@ class IngressSettings(_Section):
     body_limit_mb: int = Field(default=50, ge=1, le=10240)
     routes: list[Route] = Field(default_factory=list)
     grafana: GrafanaHost | None = None
+    auth: AuthSettings = AuthSettings()
 
 
 class Charts(_Section):
@@ -338,6 +393,8 @@ class StackConfig(_Section):
     supabase_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/.*)?$")
     app_source: str | None = None
     protect_stateful_resources: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # LOG_LEVEL of the Python services
+    metrics_server: bool = False  # the cluster serves the resource metrics API (metrics-server), which HPAs read
     images: Images
     features: Features = Features()
     services: Services
@@ -348,6 +405,17 @@ class StackConfig(_Section):
     network: Network = Network()
     quota: QuotaSettings
     limit_range: LimitRangeSettings
+
+    def data_stores(self) -> dict[str, DatabaseSettings]:
+        """The data stores this stack runs, by config key: PostgreSQL when bundled (the data API serves it to the
+        app), and each other store while a service that uses it runs, unless its `enabled` says otherwise."""
+        return {key: settings for key, settings in self.databases.engines().items()
+                if (bool(self.store_clients(key)) or key == "postgres" if settings.enabled is None
+                    else settings.enabled)}
+
+    def store_clients(self, key: str) -> list[str]:
+        """The services of this stack that use the data store `key`."""
+        return [client for client in STORE_CLIENTS.get(key, ()) if client in self.enabled_services()]
 
     def enabled_services(self) -> dict[str, ServiceSettings]:
         """The services this stack runs, by config key."""

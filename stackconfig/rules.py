@@ -26,12 +26,18 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
         if scaling.max_replicas < scaling.min_replicas:
             issues.append(ConfigIssue(f"services.{name}.autoscaling.maxReplicas", scaling.max_replicas,
                                       f"must be at least minReplicas ({scaling.min_replicas})"))
+        if scaling.enabled and name in cfg.enabled_services() and not cfg.metrics_server:
+            issues.append(ConfigIssue(f"services.{name}.autoscaling.enabled", True,
+                                      "an HPA scales on the resource metrics API, which the cluster serves only "
+                                      "with metrics-server (or an adapter): install it and set archon:metricsServer: "
+                                      "true, or size replicas by hand"))
         if scaling.enabled and name in IN_MEMORY_STATE:
             issues.append(ConfigIssue(f"services.{name}.autoscaling.enabled", True,
                                       f"archon-{name} keeps sessions and progress in process memory, so it "
                                       "cannot autoscale; set enabled: false and size replicas by hand"))
-    for name, db in cfg.databases.engines().items():
+    for name, db in cfg.databases.engines().items():  # a store that does not run yet is still checked
         issues += _resources(f"databases.{name}.resources", db.resources)
+    issues += _data_stores(cfg)
     issues += _external_services(cfg, present)
     issues += _images(cfg)
     issues += _limit_range(cfg)
@@ -39,6 +45,7 @@ def check(cfg: StackConfig, present: frozenset[str] = frozenset()) -> list[Confi
     issues += _monitoring(cfg)
     issues += _charts(cfg)
     issues += _acme(cfg)
+    issues += _auth(cfg, present)
     if cfg.environment == "production":
         issues += _production(cfg)
     return issues
@@ -81,9 +88,12 @@ def _images(cfg: StackConfig) -> list[ConfigIssue]:
                                   "intelligence), and the delivery pipeline builds it from there", has_value=False))
     cidr_lists = {"network.externalCidrs": cfg.network.external_cidrs,
                   "network.excludedCidrs": cfg.network.excluded_cidrs, "network.dns.cidrs": cfg.network.dns.cidrs,
-                  "network.apiServerCidrs": cfg.network.api_server_cidrs}
+                  "network.apiServerCidrs": cfg.network.api_server_cidrs, "network.nodeCidrs": cfg.network.node_cidrs}
     if cfg.ingress.grafana:
         cidr_lists["ingress.grafana.allowCidrs"] = cfg.ingress.grafana.allow_cidrs
+    cidr_lists["ingress.auth.mcp.allowCidrs"] = cfg.ingress.auth.mcp.allow_cidrs
+    cidr_lists["ingress.controller.trustedProxyCidrs"] = cfg.ingress.controller.trusted_proxy_cidrs
+    cidr_lists["ingress.controller.proxyProtocolCidrs"] = cfg.ingress.controller.proxy_protocol_cidrs
     for key, cidrs in cidr_lists.items():
         for index, cidr in enumerate(cidrs):
             try:
@@ -125,6 +135,45 @@ def _external_services(cfg: StackConfig, present: frozenset[str]) -> list[Config
             if key not in present:
                 issues.append(ConfigIssue(key, None, "is required with databases.backup.s3; set it with "
                                           f"`pulumi config set --secret {key} ...`", has_value=False))
+    return issues
+
+
+def _data_stores(cfg: StackConfig) -> list[ConfigIssue]:
+    """A store that is switched off must have no client in the stack."""
+    issues = []
+    for key, settings in cfg.databases.engines().items():
+        clients = cfg.store_clients(key) or (["the data API"] if key == "postgres" else [])
+        if settings.enabled is False and clients:
+            issues.append(ConfigIssue(f"databases.{key}.enabled", False, f"{', '.join(clients)} uses it; turn that "
+                                      "off first, or leave enabled unset"))
+    return issues
+
+
+def _auth(cfg: StackConfig, present: frozenset[str]) -> list[ConfigIssue]:
+    """Authentication at the edge: what each mode needs, and no anonymous production without saying so."""
+    auth, issues = cfg.ingress.auth, []
+    if auth.mode == "none":
+        if cfg.environment == "production" and not auth.acknowledge_unauthenticated:
+            issues.append(ConfigIssue("ingress.auth.mode", "none", "would serve the app, its knowledge base and "
+                                      "the OpenAI key's spending to anyone who finds the host; use basic or oidc, "
+                                      "or set ingress.auth.acknowledgeUnauthenticated: true if something in front "
+                                      "of the ingress authenticates"))
+        return issues
+    if cfg.ingress.class_name != "traefik" and not cfg.ingress.install_controller:
+        issues.append(ConfigIssue("ingress.auth.mode", auth.mode, f"authenticates with Traefik middlewares, and "
+                                  f"ingress class {cfg.ingress.class_name!r} is not Traefik; authenticate in front "
+                                  "of that controller and set ingress.auth.mode: none (with "
+                                  "acknowledgeUnauthenticated in production)"))
+    if auth.mode == "oidc":
+        if auth.oidc is None:
+            issues.append(ConfigIssue("ingress.auth.oidc", None, "is required with ingress.auth.mode: oidc (issuerUrl, "
+                                      "clientId, emailDomains)", has_value=False))
+        if "oidcClientSecret" not in present:
+            issues.append(ConfigIssue("oidcClientSecret", None, "is required with ingress.auth.mode: oidc; set it "
+                                      "with `pulumi config set --secret oidcClientSecret ...`", has_value=False))
+    if auth.mcp.mode == "allowList" and not auth.mcp.allow_cidrs:
+        issues.append(ConfigIssue("ingress.auth.mcp.allowCidrs", [], "must list the networks MCP clients connect "
+                                  "from with ingress.auth.mcp.mode: allowList"))
     return issues
 
 
@@ -170,7 +219,7 @@ def _limit_range(cfg: StackConfig) -> list[ConfigIssue]:
     issues = _at_least("limitRange.default", lr.default, lr.default_request, "limitRange.defaultRequest")
     issues += _at_least("limitRange.max", lr.max, lr.default, "limitRange.default")
     workloads = [(f"services.{n}", s.resources) for n, s in cfg.enabled_services().items()]
-    workloads += [(f"databases.{n}", d.resources) for n, d in cfg.databases.engines().items()]
+    workloads += [(f"databases.{n}", d.resources) for n, d in cfg.data_stores().items()]
     for path, res in workloads:
         for kind, parse in (("cpu", quantities.cpu), ("memory", quantities.memory)):
             limit = getattr(res.limits, kind)
@@ -238,9 +287,13 @@ def _quota(cfg: StackConfig) -> list[ConfigIssue]:
     if bundled:  # PostgREST, and its migration Job (one container at a time: the init container, then psql)
         _add(need, api.resources, api.replicas + 1)
         pods += api.replicas + 1 + 1
+    oidc = cfg.ingress.auth.oidc if cfg.ingress.auth.mode == "oidc" else None
+    if oidc:  # oauth2-proxy, and its rollout surge
+        _add(need, oidc.resources, oidc.replicas + 1)
+        pods += oidc.replicas + 1
     storage = Decimal(0) if cfg.databases.backup.s3 else quantities.memory(cfg.databases.backup.storage.size)
     claims += 0 if cfg.databases.backup.s3 else 1
-    for _, db in cfg.databases.engines().items():
+    for _, db in cfg.data_stores().items():
         _add(need, db.resources, db.replicas)
         storage += quantities.memory(db.storage.size) * db.replicas
         pods += db.replicas

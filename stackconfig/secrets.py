@@ -10,7 +10,7 @@ EXTERNAL_SECRETS = {
     "slackWebhookUrl": "Slack incoming-webhook URL for alerts",
     "pagerdutyRoutingKey": "PagerDuty Events v2 routing key for alerts",
     "alertSmtpPassword": "SMTP password for email alerts (monitoring.receivers.email.username)",
-    "sentryDsn": "Sentry DSN for application error reporting",
+    "oidcClientSecret": "the OIDC client secret oauth2-proxy signs users in with (ingress.auth.mode: oidc)",
     "backupS3AccessKeyId": "access key id for the backup bucket (databases.backup.s3)",
     "backupS3SecretAccessKey": "secret access key for the backup bucket (databases.backup.s3)",
 }

@@ -31,7 +31,7 @@ def test_backup_runs_on_schedule_dumps_snapshots_then_finishes(plans, stack):
     assert job["spec"]["schedule"] == doc["schedule"]
     assert (job["spec"]["concurrencyPolicy"], job["spec"]["timeZone"]) == ("Forbid", "Etc/UTC")
     spec = pod(job)
-    assert [c["name"] for c in spec["initContainers"]] == ["dump-postgres", "snapshot-qdrant"]
+    assert [c["name"] for c in spec["initContainers"]] == ["dump-postgres"]  # Qdrant runs only with its client
     assert [c["name"] for c in spec["containers"]] == ["finish"]
     assert spec["restartPolicy"] == "Never"
     for container in [*spec["initContainers"], *spec["containers"]]:
@@ -73,7 +73,7 @@ def test_backup_pods_may_reach_only_the_databases(plans):
     assert "ingress" not in policy["spec"] and "Ingress" in policy["spec"]["policyTypes"]  # nothing may connect
     targets = [(rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], rule["ports"][0]["port"])
                for rule in policy["spec"]["egress"]]
-    assert targets == [("archon-postgres", 5432), ("archon-qdrant", 6333)]
+    assert targets == [("archon-postgres", 5432)]
 
 
 def test_with_s3_backups_go_to_the_bucket_through_a_staging_directory(tmp_path):
@@ -82,6 +82,7 @@ def test_with_s3_backups_go_to_the_bucket_through_a_staging_directory(tmp_path):
                                                       "bucket": "acme-archon-backups", "region": "eu-west-1"}
         config["archon:backupS3AccessKeyId"] = {"secure": "v1:a2V5"}
         config["archon:backupS3SecretAccessKey"] = {"secure": "v1:c2VjcmV0"}
+        config["archon:databases"]["qdrant"]["enabled"] = True
     result = plan_with(tmp_path, "production", use_s3)
     assert result.exit_code == 0, result.stderr
     assert result.objects("PersistentVolumeClaim") == []
@@ -94,6 +95,7 @@ def test_with_s3_backups_go_to_the_bucket_through_a_staging_directory(tmp_path):
     assert {v["name"]: v for v in pod(job)["volumes"]}["finish-backups"]["emptyDir"] == {"sizeLimit": "200Gi"}
     restore = pod(cronjob(result, "archon-db-restore"))
     assert [c["name"] for c in restore["initContainers"]] == ["fetch"]
+    assert [c["name"] for c in pod(job)["initContainers"]] == ["dump-postgres", "snapshot-qdrant"]
     # The upload reaches the bucket outside the cluster, as the services reach the internet: not private ranges,
     # not the cluster's own pods.
     assert reaches(result.connections, "archon-db-backup") == {

@@ -73,19 +73,19 @@ BAD_CONFIGS = [
     ("staging", "archon:services.server.autoscaling", {"enabled": True},
      "archon:services.server.autoscaling.enabled = true: archon-server keeps sessions and progress in process "
      "memory, so it cannot autoscale; set enabled: false and size replicas by hand"),
-    ("staging", "archon:quota.limits.memory", "8Gi",
-     "archon:quota.limits.memory = '8Gi': below the 11392Mi of memory limits that the configured services "
+    ("staging", "archon:quota.limits.memory", "4Gi",
+     "archon:quota.limits.memory = '4Gi': below the 8064Mi of memory limits that the configured services "
      "(at maxReplicas), databases, data API and monitoring need"),
     ("staging", "archon:quota.requests.storage", "20Gi",
-     "archon:quota.requests.storage = '20Gi': below the 83Gi the database, backup and monitoring volumes "
+     "archon:quota.requests.storage = '20Gi': below the 61Gi the database, backup and monitoring volumes "
      "request"),
     # A pod or claim quota the stack outgrows is refused here: on the cluster, the controllers' pods are refused and
     # the up only waits out its rollout timeouts, failing without naming the quota (seen on the real engine).
     ("staging", "archon:quota.pods", 6,
-     "archon:quota.pods = 6: below the 24 pods the configured services (at maxReplicas, with a rollout surge), "
+     "archon:quota.pods = 6: below the 21 pods the configured services (at maxReplicas, with a rollout surge), "
      "databases, data API, migration and backup Jobs and monitoring run"),
     ("staging", "archon:quota.persistentVolumeClaims", 2,
-     "archon:quota.persistentVolumeClaims = 2: below the 8 volume claims of the databases, the backup and "
+     "archon:quota.persistentVolumeClaims = 2: below the 5 volume claims of the databases, the backup and "
      "monitoring"),
     ("staging", "archon:databases.provider", "postgres",
      "archon:databases.provider = 'postgres': must be one of 'bundled' or 'supabase'"),
@@ -122,6 +122,13 @@ BAD_CONFIGS = [
     ("production", "archon:protectStatefulResources", "false",
      "archon:protectStatefulResources = false: production must protect stateful resources from deletion; "
      "set it to true"),
+    ("staging", "archon:ingress.auth.mcp.mode", "allowList",
+     "archon:ingress.auth.mcp.allowCidrs = []: must list the networks MCP clients connect from with "
+     "ingress.auth.mcp.mode: allowList"),
+    ("staging", "archon:ingress.auth.mcp.allowCidrs", ["10.0.0.0/33"],
+     "archon:ingress.auth.mcp.allowCidrs.0 = '10.0.0.0/33': is not a CIDR such as 203.0.113.0/24"),
+    ("staging", "archon:ingress.auth.mode", "kerberos",
+     "archon:ingress.auth.mode = 'kerberos': must be one of 'basic', 'oidc' or 'none'"),
 ]
 
 
@@ -168,9 +175,7 @@ def test_workload_limit_above_limit_range_max_names_each_workload():
     assert [str(i) for i in caught.value.issues] == [
         "archon:services.server.resources.limits.memory = '2Gi': exceeds limitRange.max.memory (1Gi); "
         "the namespace would reject the pod",
-        "archon:databases.memgraph.resources.limits.memory = '2Gi': exceeds limitRange.max.memory (1Gi); "
-        "the namespace would reject the pod",
-    ]
+    ]  # Memgraph's 2Gi limit too, once it runs (with the intelligence service, or enabled)
 
 
 def test_unknown_top_level_key_suggests_the_closest():
@@ -182,7 +187,7 @@ def test_unknown_top_level_key_suggests_the_closest():
 
 
 def test_keys_of_other_namespaces_and_external_secrets_are_not_the_programs_business():
-    raw = raw_config("staging") | {"kubernetes:context": "kind-archon", "archon:sentryDsn": "https://x@sentry.io/1"}
+    raw = raw_config("staging") | {"kubernetes:context": "kind-archon", "archon:slackWebhookUrl": "https://hooks.slack.com/x"}
     assert load_stack_config("staging", raw).namespace == "archon-staging"
 
 
@@ -280,3 +285,16 @@ def test_intelligence_cannot_be_built_from_an_archon_checkout(tmp_path, monkeypa
         "omniarchon/services/intelligence), and the delivery pipeline builds it from there"]
     raw = changed(raw, "archon:images.prebuilt.intelligence", "ghcr.io/acme/archon/intelligence:v0.1.0")
     assert "intelligence" in load_stack_config("staging", raw).enabled_services()
+
+
+def test_oidc_needs_its_client_secret():
+    raw = changed(raw_config("staging"), "archon:ingress.auth", {
+        "mode": "oidc", "oidc": {"issuerUrl": "https://login.example.org", "clientId": "archon",
+                                 "emailDomains": ["example.org"]}})
+    assert refusals("staging", raw) == [
+        "archon:oidcClientSecret: is required with ingress.auth.mode: oidc; set it with `pulumi config set --secret "
+        "oidcClientSecret ...`"]
+    raw["archon:oidcClientSecret"] = "[secret]"
+    assert refusals("staging", changed(raw, "archon:ingress.auth", {"mode": "oidc"})) == [
+        "archon:ingress.auth.oidc: is required with ingress.auth.mode: oidc (issuerUrl, clientId, emailDomains)"]
+    assert load_stack_config("staging", raw).ingress.auth.oidc.client_id == "archon"

@@ -17,6 +17,21 @@ CASES = [(stack, key) for stack in STACKS for key in ENGINES]
 DATABASE_PASSWORDS = {f"archon-{key}-{generated}" for key, engine in ENGINES.items() for generated in engine.generated}
 
 
+def every_store(config: dict) -> None:
+    """The committed stacks with every store running (without the intelligence service only PostgreSQL runs)."""
+    for key in ("redis", "qdrant", "memgraph"):
+        config["archon:databases"][key]["enabled"] = True
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory):
+    """This module's plans: each committed stack with every data store on."""
+    result = {stack: plan_with(tmp_path_factory.mktemp(f"stores-{stack}"), stack, every_store) for stack in STACKS}
+    for stack, plan_ in result.items():
+        assert plan_.exit_code == 0, (stack, plan_.stderr)
+    return result
+
+
 def named(plan_, kind: str, name: str) -> dict:
     (obj,) = [o for o in plan_.objects(kind) if o["metadata"]["name"] == name]
     return obj
@@ -144,8 +159,9 @@ def test_no_generated_secret_appears_outside_a_secret(plans):
         p = plans[stack]
         passwords = [computed_outputs(r["type"], r["name"], r["inputs"])["result"] for r in p.resources
                      if r["type"] == "random:index/randomPassword:RandomPassword"]
-        # and Grafana's admin password, and the data API's JWT secret and authenticator password (bundled mode)
-        assert len(passwords) == len(DATABASE_PASSWORDS) + 1 + 2
+        # and Grafana's admin password, the data API's JWT secret and authenticator password (bundled mode), and
+        # the edge's and MCP's basic-auth passwords
+        assert len(passwords) == len(DATABASE_PASSWORDS) + 1 + 2 + 2
         secrets_text = yaml.safe_dump([secret_strings(o) for o in p.manifests if o["kind"] == "Secret"])
         assert all(pw in secrets_text for pw in passwords)  # the scan below can find them
         elsewhere = [yaml.safe_dump(o) for o in p.manifests if o["kind"] != "Secret"]
@@ -156,7 +172,8 @@ def test_no_generated_secret_appears_outside_a_secret(plans):
 
 
 def test_a_replicated_database_gets_a_disruption_budget(tmp_path):
-    result = plan_with(tmp_path, "staging", lambda config: config["archon:databases"]["redis"].update(replicas=2))
+    result = plan_with(tmp_path, "staging",
+                       lambda config: config["archon:databases"]["redis"].update(enabled=True, replicas=2))
     assert result.exit_code == 0, result.stderr
     budgets = {b["metadata"]["name"]: b["spec"] for b in result.objects("PodDisruptionBudget")}
     assert list(budgets) == ["archon-redis"]
@@ -192,7 +209,8 @@ def test_outputs_name_the_connection_and_keep_the_dsn_secret(plans):
 
 
 def test_rotation_counter_is_a_keeper_and_restarts_the_pods(tmp_path):
-    result = plan_with(tmp_path, "staging", lambda config: config["archon:databases"].update(credentialsRotation=3))
+    result = plan_with(tmp_path, "staging", lambda config: (every_store(config),
+                                                             config["archon:databases"].update(credentialsRotation=3)))
     assert result.exit_code == 0, result.stderr
     passwords = [r for r in result.resources if r["name"] in DATABASE_PASSWORDS]
     assert len(passwords) == len(DATABASE_PASSWORDS)

@@ -159,5 +159,12 @@ def test_alloy_ships_pod_logs_through_the_api_without_node_access(plans, stack):
                if m["name"] in {v["name"] for v in pod["volumes"] if "emptyDir" in v})
     pipeline = find(p, "ConfigMap", "archon-alloy-config")["data"]["config.alloy"]
     assert 'loki.source.kubernetes "pods"' in pipeline
-    assert f'names = ["{namespace}"]' in pipeline
+    assert f'names = ["{namespace}", "traefik"]' in pipeline  # the controller's JSON access log too
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in p.objects("Role") if "alloy" in
+             r["metadata"]["name"]}
+    assert roles == {(namespace, "archon-alloy"), ("traefik", f"archon-alloy-{namespace}")}
+    (loki,) = [d for d in yaml.safe_load(find(p, "ConfigMap", "archon-grafana-provisioning")["data"]
+                                         ["datasources.yaml"])["datasources"] if d["type"] == "loki"]
+    (field,) = loki["jsonData"]["derivedFields"]
+    assert re.search(field["matcherRegex"], '{"request_X-Request-Id":"4a1f","RequestPath":"/api"}')[1] == "4a1f"
     assert f'url = "http://archon-loki.{namespace}.svc:3100/loki/api/v1/push"' in pipeline

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from components import cert_manager, charts
@@ -9,7 +11,7 @@ from stackconfig import load_stack_config
 from tests.conftest import STACKS, plan_with, raw_config
 from tests.policy_helpers import messages
 
-CHAIN = ["security-headers", "rate-limit", "compress", "body-limit"]
+APP_CHAIN = ["security-headers", "rate-limit", "edge-auth", "compress", "body-limit"]
 
 
 def release(plan_, name: str) -> dict:
@@ -48,9 +50,25 @@ def test_traefik_values_meet_the_policy(plans, stack):
     assert values["providers"]["kubernetesIngress"]["publishedService"]["enabled"] is True
 
 
+def test_the_service_type_and_client_address_settings_reach_the_chart_where_it_reads_them(tmp_path):
+    def behind_a_proxy(config: dict) -> None:
+        config["archon:ingress"]["controller"].update(
+            serviceType="NodePort", externalTrafficPolicy="Cluster", trustedProxyCidrs=["10.0.0.0/8"],
+            proxyProtocolCidrs=["192.0.2.0/24"])
+    result = plan_with(tmp_path, "staging", behind_a_proxy)
+    assert result.exit_code == 0, result.stderr
+    values = release(result, "traefik")["values"]
+    # Traefik's chart 41 reads service.spec (templates/_service.tpl); a service.type would be ignored silently.
+    assert values["service"]["spec"] == {"type": "NodePort", "externalTrafficPolicy": "Cluster"}
+    assert "type" not in values["service"]
+    for entry_point in ("web", "websecure"):
+        assert values["ports"][entry_point]["forwardedHeaders"] == {"trustedIPs": ["10.0.0.0/8"]}
+        assert values["ports"][entry_point]["proxyProtocol"] == {"trustedIPs": ["192.0.2.0/24"]}
+
+
 def test_the_controllers_load_balancer_is_the_one_justified_exemption(plans):
     service_values = release(plans["production"], "traefik")["values"]["service"]
-    assert service_values["type"] == "LoadBalancer"
+    assert service_values["spec"] == {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}
     service = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "traefik", "namespace": "traefik", "annotations": service_values["annotations"]},
                "spec": {"type": "LoadBalancer"}}
@@ -128,29 +146,104 @@ def test_releases_have_fixed_names_and_plain_http_is_redirected_at_the_entry_poi
     assert plans[stack].outputs.get("ingressAddress") is None  # published by the controller once it runs
 
 
+def chains(plan_) -> dict[str, list[str]]:
+    """Each route path of the app's host, with the middleware names of its Ingress in order."""
+    out = {}
+    for obj in plan_.objects("Ingress"):
+        namespace = obj["metadata"]["namespace"]
+        chain = [m.removeprefix(f"{namespace}-").removesuffix("@kubernetescrd") for m in
+                 obj["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"].split(",")]
+        for rule in obj["spec"]["rules"]:
+            out |= {path["path"]: chain for path in rule["http"]["paths"]}
+    return out
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_host_is_covered_by_tls_and_every_route_has_the_middlewares(plans, stack):
-    cfg = load_stack_config(stack, raw_config(stack))
+def test_every_route_is_authenticated_and_only_the_streaming_one_unbuffered(plans, stack):
     for obj in plans[stack].objects("Ingress"):
         assert messages("ingress-requires-tls", obj) == []
-        annotations = obj["metadata"]["annotations"]
-        assert annotations["traefik.ingress.kubernetes.io/router.middlewares"].split(",")[-len(CHAIN):] == \
-            [f"{cfg.namespace}-{m}@kubernetescrd" for m in CHAIN]
-    names = {m["metadata"]["name"] for m in custom(plans[stack], "Middleware")}
-    assert set(CHAIN) <= names
+    assert chains(plans[stack]) == {
+        "/": APP_CHAIN, "/api": APP_CHAIN, "/health": APP_CHAIN,
+        "/mcp": ["security-headers", "rate-limit", "mcp-auth"]}  # streamable HTTP: no response buffering
+    specs = {m["metadata"]["name"]: m["spec"] for m in custom(plans[stack], "Middleware")}
+    assert specs["edge-auth"] == {"basicAuth": {"secret": "archon-edge-credentials", "realm": "Archon",
+                                                "removeHeader": True}}
+    assert specs["mcp-auth"] == {"basicAuth": {"secret": "archon-mcp-credentials", "realm": "Archon MCP",
+                                               "removeHeader": True}}
+    assert specs["compress"] == {"compress": {"excludedContentTypes": ["text/event-stream"]}}
+    secrets = {s["metadata"]["name"]: s for s in plans[stack].objects("Secret")}
+    for name, user in (("archon-edge-credentials", "archon"), ("archon-mcp-credentials", "mcp")):
+        assert secrets[name]["type"] == "kubernetes.io/basic-auth"
+        assert base64.b64decode(secrets[name]["data"]["username"]).decode() == user
+    assert plans[stack].outputs["auth"] == {"mode": "basic", "mcp": "basic", "credentials": {
+        "archon": "archon-edge-credentials", "mcp": "archon-mcp-credentials"}}
 
 
 def test_routes_follow_the_guide(plans):
-    (app,) = plans["production"].objects("Ingress")
-    (rule,) = app["spec"]["rules"]
     routes = {p["path"]: (p["backend"]["service"]["name"], p["backend"]["service"]["port"]["number"])
+              for app in plans["production"].objects("Ingress") for rule in app["spec"]["rules"]
               for p in rule["http"]["paths"]}
     assert routes == {"/": ("archon-frontend", 3737), "/api": ("archon-server", 8181),
                       "/health": ("archon-server", 8181), "/mcp": ("archon-mcp", 8051)}  # the deployment guide's
-    assert app["spec"]["ingressClassName"] == "traefik"
+    assert {app["spec"]["ingressClassName"] for app in plans["production"].objects("Ingress")} == {"traefik"}
     assert plans["production"].outputs["urls"] == {
         "app": "https://archon.acmecorp.io/", "api": "https://archon.acmecorp.io/api",
         "health": "https://archon.acmecorp.io/health", "mcp": "https://archon.acmecorp.io/mcp"}
+
+
+def oidc(config: dict) -> None:
+    config["archon:ingress"]["auth"] = {"mode": "oidc", "oidc": {
+        "issuerUrl": "https://login.example.org/realms/archon", "clientId": "archon", "emailDomains": ["example.org"],
+        "allowedGroups": ["archon-users"]}, "mcp": {"mode": "allowList", "allowCidrs": ["10.20.0.0/16"]}}
+    config["archon:oidcClientSecret"] = {"secure": "v1:b2lkYw=="}
+
+
+def test_oidc_puts_oauth2_proxy_in_front_and_opens_only_its_own_routes(tmp_path):
+    result = plan_with(tmp_path, "staging", oidc)
+    assert result.exit_code == 0, result.stderr
+    assert chains(result) == {"/": ["security-headers", "rate-limit", "edge-auth", "compress", "body-limit"],
+                              "/api": APP_CHAIN, "/health": APP_CHAIN,
+                              "/mcp": ["security-headers", "rate-limit", "mcp-auth"],
+                              "/oauth2": ["security-headers", "rate-limit"]}
+    specs = {m["metadata"]["name"]: m["spec"] for m in custom(result, "Middleware")}
+    assert specs["edge-auth"]["forwardAuth"]["address"] == "http://archon-oauth2-proxy.archon-staging.svc:4180/"
+    assert specs["mcp-auth"] == {"ipAllowList": {"sourceRange": ["10.20.0.0/16"]}}
+    (proxy,) = [d for d in result.objects("Deployment") if d["metadata"]["name"] == "archon-oauth2-proxy"]
+    (container,) = proxy["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "quay.io/oauth2-proxy/oauth2-proxy:v7.15.6"
+    assert {"--oidc-issuer-url=https://login.example.org/realms/archon", "--email-domain=example.org",
+            "--allowed-group=archon-users", "--redirect-url=https://staging.archon.example.com/oauth2/callback",
+            "--cookie-secure=true", "--upstream=static://202"} <= set(container["args"])
+    assert {e["name"] for e in container["env"]} == {"OAUTH2_PROXY_CLIENT_SECRET", "OAUTH2_PROXY_COOKIE_SECRET"}
+    assert all("value" not in e for e in container["env"])  # from the Secret, never literal
+    (sign_in,) = [i for i in result.objects("Ingress") if i["metadata"]["name"] == "archon-sign-in"]
+    assert sign_in["metadata"]["annotations"]["policy.archon.io/exempt"] == "ingress-routes-authenticated"
+    assert not [s for s in result.objects("Secret") if s["type"] == "kubernetes.io/basic-auth"]
+    assert result.outputs["auth"] == {"mode": "oidc", "mcp": "allowList", "credentials": {}}
+
+
+def test_no_authentication_is_a_warning_and_refused_in_production_unless_acknowledged(tmp_path):
+    result = plan_with(tmp_path / "s", "staging", lambda c: c["archon:ingress"].update(auth={"mode": "none"}))
+    assert result.exit_code == 0, result.stderr
+    assert "ingress.auth.mode is none: the app, its knowledge base and the OpenAI key's spending are open" in (
+        result.stdout + result.stderr)
+    assert chains(result)["/"] == ["security-headers", "rate-limit", "compress", "body-limit"]
+    refused = plan_with(tmp_path / "p", "production", lambda c: c["archon:ingress"].update(auth={"mode": "none"}))
+    assert refused.exit_code != 0 and not (refused.out / "resources.json").exists()
+    assert "archon:ingress.auth.mode = 'none': would serve the app" in refused.stderr
+    acknowledged = plan_with(tmp_path / "a", "production", lambda c: c["archon:ingress"].update(
+        auth={"mode": "none", "acknowledgeUnauthenticated": True}))
+    assert acknowledged.exit_code == 0, acknowledged.stderr
+    assert "exempted (mandatory)  Ingress archon-ingress-app" in acknowledged.stdout  # still reported, with the reason
+
+
+def test_a_basic_auth_rotation_changes_only_that_password(tmp_path):
+    def rotate(config: dict) -> None:
+        config["archon:ingress"]["auth"] = {"basic": {"username": "archon", "rotation": 1}}
+    before, after = plan_with(tmp_path / "a", "staging", lambda c: None), plan_with(tmp_path / "b", "staging", rotate)
+    keepers = {r["name"]: r["inputs"].get("keepers") for plan_ in (before, after) for r in plan_.resources
+               if r["type"] == "random:index/randomPassword:RandomPassword" and r["name"].startswith("archon-auth")}
+    assert keepers == {"archon-auth-edge-password": {"rotation": "1"}, "archon-auth-mcp-password": {"rotation": "0"}}
 
 
 def test_headers_are_strict_and_preload_only_in_production(plans):
@@ -177,14 +270,18 @@ def test_custom_resources_wait_for_the_releases_that_install_their_crds(plans):
 def test_an_existing_ingress_class_installs_nothing(tmp_path):
     def existing(config: dict) -> None:
         config["archon:ingress"].update(installController=False, installCertManager=False,
-                                        className="traefik-shared")
-    result = plan_with(tmp_path, "staging", existing)
+                                        className="nginx", auth={"mode": "none"})
+    refused = plan_with(tmp_path / "r", "staging", lambda c: c["archon:ingress"].update(
+        installController=False, className="nginx"))
+    assert "archon:ingress.auth.mode = 'basic': authenticates with Traefik middlewares, and ingress class 'nginx' " \
+        "is not Traefik" in refused.stderr and not (refused.out / "resources.json").exists()
+    result = plan_with(tmp_path / "a", "staging", existing)
     assert result.exit_code == 0, result.stderr
     assert [r for r in result.resources if r["type"] == "kubernetes:helm.sh/v3:Release"] == []
     assert {n["metadata"]["name"] for n in result.objects("Namespace")} == {"archon-staging"}
-    (app,) = result.objects("Ingress")
-    assert app["spec"]["ingressClassName"] == "traefik-shared"
-    assert app["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    for app in result.objects("Ingress"):
+        assert app["spec"]["ingressClassName"] == "nginx"
+        assert app["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
 
 
 def test_an_optional_grafana_host_is_covered_and_allow_listed(tmp_path):

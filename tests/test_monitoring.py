@@ -120,7 +120,7 @@ def test_critical_alerts_page_and_a_down_service_silences_its_symptoms():
         ("slack", ['severity="warning"'], False),
     ]
     (inhibit,) = config["inhibit_rules"]
-    assert inhibit["source_matchers"] == ['alertname="ArchonServiceDown"'] and inhibit["equal"] == ["service"]
+    assert inhibit["source_matchers"] == ['alertname="ArchonServiceDown"'] and inhibit["equal"] == ["deployment"]
 
 
 def test_alertmanager_config_is_a_secret_and_passes_amtool_as_rendered(plans, tmp_path):
@@ -155,12 +155,15 @@ def test_rbac_is_read_only_and_namespaced_where_it_can_be(plans):
     verbs = {verb for rule in cluster_role["rules"] for verb in rule["verbs"]}
     assert verbs == {"get", "list", "watch"}
     roles = {r["metadata"]["name"]: r for r in plans["staging"].objects("Role")}
-    assert set(roles) == {"archon-kube-state-metrics", "archon-alloy"}
-    assert all(r["metadata"]["namespace"] == "archon-staging" for r in roles.values())
+    assert set(roles) == {"archon-kube-state-metrics", "archon-alloy", "archon-alloy-archon-staging"}
+    assert {r["metadata"]["name"]: r["metadata"]["namespace"] for r in roles.values()} == {
+        "archon-kube-state-metrics": "archon-staging", "archon-alloy": "archon-staging",
+        "archon-alloy-archon-staging": "traefik"}  # Alloy reads the controller's access log there
     granted = {name: {(res, verb) for rule in r["rules"] for res in rule["resources"] for verb in rule["verbs"]}
                for name, r in roles.items()}
     assert {verb for _, verb in granted["archon-kube-state-metrics"]} == {"list", "watch"}
-    assert granted["archon-alloy"] == {("pods", "get"), ("pods", "list"), ("pods", "watch"), ("pods/log", "get")}
+    for alloy in ("archon-alloy", "archon-alloy-archon-staging"):
+        assert granted[alloy] == {("pods", "get"), ("pods", "list"), ("pods", "watch"), ("pods/log", "get")}
     everything = [res for r in [cluster_role, *roles.values()] for rule in r["rules"] for res in rule["resources"]]
     assert "secrets" not in everything and "*" not in everything
     ksm = find(plans["staging"], "Deployment", "archon-kube-state-metrics")
@@ -186,8 +189,8 @@ CLIENTS = {  # who connects to each monitoring pod, on which port
 API = {(PUBLIC, 443), (PUBLIC, 6443), (PRIVATE, 443), (PRIVATE, 6443)}  # apiServerCidrs: anywhere by default
 REACHES = {  # where each connects (DNS aside): its scrape targets, queries, log pushes and the Kubernetes API
     "prometheus": {("alertmanager", 9093), ("kube-state-metrics", 8080), ("grafana", 3000), ("loki", 3100),
-                   ("alloy", 12345), ("archon-postgres", 9187), ("archon-redis", 9121),
-                   ("traefik/traefik", 9100), ("cert-manager/cert-manager", 9402), *API},
+                   ("alloy", 12345), ("archon-postgres", 9187), ("traefik/traefik", 9100),
+                   ("cert-manager/cert-manager", 9402), (PUBLIC, 10250), (PRIVATE, 10250), *API},  # the kubelets
     "alertmanager": {(PUBLIC, port) for port in (25, 443, 465, 587)},  # mail and webhooks, not private ranges
     "kube-state-metrics": API, "alloy": {("loki", 3100), *API},
     "grafana": {("prometheus", 9090), ("loki", 3100)}, "loki": set(),

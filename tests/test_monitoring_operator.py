@@ -56,7 +56,6 @@ def test_monitors_select_each_target_by_label_port_and_namespace(operator_plans)
             for name, m in {**pods, **services}.items()}
     assert seen == {
         "archon-postgres": ("archon-postgres", ["archon-staging"], ["http-metrics"]),
-        "archon-redis": ("archon-redis", ["archon-staging"], ["http-metrics"]),
         "archon-alloy": ("alloy", ["archon-staging"], ["http"]),
         "archon-grafana": ("grafana", ["archon-staging"], ["http"]),
         "archon-loki": ("loki", ["archon-staging"], ["http"]),
@@ -77,7 +76,7 @@ def test_the_operators_prometheus_is_admitted_and_queried_across_namespaces(oper
     # The operator's Prometheus (its namespace, its label) scrapes the stack; a pod with that label elsewhere
     # does not; Grafana queries it there.
     assert {(s, port) for c, s, port, _ in found if c == "observability/prometheus"} == {
-        ("grafana", 3000), ("loki", 3100), ("alloy", 12345), ("archon-postgres", 9187), ("archon-redis", 9121)}
+        ("grafana", 3000), ("loki", 3100), ("alloy", 12345), ("archon-postgres", 9187)}
     assert {c for c, s, _, _ in found if c == "default/prometheus"} == set()
     assert ("observability/prometheus", 9090) in reaches(found, "grafana")
 

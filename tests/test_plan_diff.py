@@ -137,8 +137,9 @@ def test_a_redis_memory_change_leaves_its_protected_credentials_alone(tmp_path, 
     # Production protects the credentials Secret; redis.conf (with maxmemory) lives in a ConfigMap instead, which
     # changes in place (kubernetes:enableConfigMapMutable), so the protected StatefulSet only rolls.
     base_out = tmp_path / "base"
-    assert main(["plan", "--stack", "production", "--out", str(base_out)]) == 0
     project = copy_project(tmp_path / "project")
+    edit_stack(project, "production", lambda c: set_path(c, "archon:databases.redis.enabled=true"))
+    assert main(["plan", "--stack", "production", "--project-dir", str(project), "--out", str(base_out)]) == 0
     edit_stack(project, "production", lambda c: set_path(c, "archon:databases.redis.resources.limits.memory=2Gi"))
     capsys.readouterr()
     assert main(["plan", "--stack", "production", "--project-dir", str(project), "--out", str(tmp_path / "out"),

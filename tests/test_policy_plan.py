@@ -71,7 +71,7 @@ def test_our_stacks_have_no_violations(plans, stack):
 def test_our_stacks_sarif_is_valid(plans, stack):
     doc = assert_valid_sarif(plans[stack].out / "policy-report.sarif")
     rules = doc["runs"][0]["tool"]["driver"]["rules"]
-    assert len(rules) == 30 and all(r["help"]["text"] for r in rules)
+    assert len(rules) == 37 and all(r["help"]["text"] for r in rules)
 
 
 @pytest.fixture(scope="module")

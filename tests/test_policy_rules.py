@@ -332,7 +332,7 @@ def test_a_rules_description_is_the_first_paragraph_of_its_checks_docstring():
     for rule in RULES:
         first = " ".join(inspect.getdoc(rule.check).split("\n\n", 1)[0].split())
         assert rule.description == first, rule.name
-    assert {rule.check.__module__.rsplit(".", 1)[-1] for rule in RULES} == {"pss", "platform", "stack_rules"}
+    assert {rule.check.__module__.rsplit(".", 1)[-1] for rule in RULES} == {"pss", "platform", "rbac", "stack_rules"}
 
 
 def test_a_rule_declared_wrongly_is_refused_by_name():
@@ -353,7 +353,7 @@ def test_a_rule_declared_wrongly_is_refused_by_name():
         policy("x", "urgent", remediation="r")
     with pytest.raises(ValueError, match="rule pods-run-as-non-root is declared twice"):
         policy("pods-run-as-non-root", "low", remediation="r")(documented)
-    assert len(RULES) == len(BY_NAME) == 29
+    assert len(RULES) == len(BY_NAME) == 36
 
 
 def test_an_exempted_finding_reads_back_exactly_whatever_its_reason_and_message_hold():

@@ -89,3 +89,43 @@ def test_service_account_token_follows_the_pod_then_the_account():  # E-27
                               deployment({**spec, "automountServiceAccountToken": True}), account)[0]
     assert check("no-service-account-token-automount", deployment({**spec, "automountServiceAccountToken": False})) \
         == []
+
+
+def ingress(middlewares: str | None, paths: tuple[str, ...] = ("/", "/api"), **annotations: str) -> dict:
+    notes = dict(annotations)
+    if middlewares is not None:
+        notes["traefik.ingress.kubernetes.io/router.middlewares"] = middlewares
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "app", "namespace": "archon", "annotations": notes},
+            "spec": {"rules": [{"host": "a.example.org", "http": {"paths": [
+                {"path": p, "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}
+                for p in paths]}}]}}
+
+
+def middleware(name: str, spec: dict) -> dict:
+    return {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+            "metadata": {"name": name, "namespace": "archon"}, "spec": spec}
+
+
+HEADERS = middleware("headers", {"headers": {"frameDeny": True}})
+
+
+def test_a_route_behind_basic_forward_or_allow_list_auth_passes():
+    for spec in ({"basicAuth": {"secret": "s"}}, {"forwardAuth": {"address": "http://auth/"}},
+                 {"ipAllowList": {"sourceRange": ["10.0.0.0/8"]}}):
+        assert check("ingress-routes-authenticated", ingress("archon-headers@kubernetescrd,archon-auth@kubernetescrd"),
+                     HEADERS, middleware("auth", spec)) == []
+    assert check("ingress-routes-authenticated",
+                 ingress(None, **{"nginx.ingress.kubernetes.io/auth-url": "https://auth/"})) == []
+
+
+def test_a_route_without_an_authenticating_middleware_is_named():
+    assert check("ingress-routes-authenticated", ingress("archon-headers@kubernetescrd"), HEADERS) == [
+        "Ingress archon/app: a.example.org/ -> web, a.example.org/api -> web pass no authenticating middleware; anyone "
+        "who reaches the host reaches the service. Add basicAuth, forwardAuth or ipAllowList to its router.middlewares"]
+
+
+def test_a_middleware_of_another_namespace_or_outside_the_stack_does_not_count():
+    elsewhere = {**middleware("auth", {"basicAuth": {"secret": "s"}}), "metadata": {"name": "auth", "namespace": "x"}}
+    (message,) = check("ingress-routes-authenticated", ingress("archon-auth@kubernetescrd,sso@file"), elsewhere)
+    assert "(archon-auth@kubernetescrd, sso@file are not in the stack, so the rule cannot see what they do)" in message

@@ -23,7 +23,8 @@ OPERATOR = {"mode": "operator", "operator": {"namespace": "observability", "labe
 
 
 def with_everything(config: dict) -> None:
-    """Every optional part on: intelligence, Grafana's host, S3 backups, Let's Encrypt's HTTP-01 solver."""
+    """Every optional part on: intelligence, Grafana's host, S3 backups, Let's Encrypt's HTTP-01 solver, OIDC at the
+    edge."""
     config["archon:features"]["intelligence"] = True
     config["archon:images"]["prebuilt"]["intelligence"] = "ghcr.io/acme/archon/intelligence:v0.1.0"
     config["archon:ingress"]["grafana"] = {"host": "grafana.archon.acmecorp.io", "allowCidrs": ["203.0.113.0/24"]}
@@ -31,6 +32,9 @@ def with_everything(config: dict) -> None:
                                                   "bucket": "acme-archon-backups", "region": "eu-west-1"}
     config["archon:backupS3AccessKeyId"] = {"secure": "v1:a2V5"}
     config["archon:backupS3SecretAccessKey"] = {"secure": "v1:c2VjcmV0"}
+    config["archon:ingress"]["auth"] = {"mode": "oidc", "oidc": {"issuerUrl": "https://login.acmecorp.io/realms/archon",
+                                                                 "clientId": "archon", "emailDomains": ["acmecorp.io"]}}
+    config["archon:oidcClientSecret"] = {"secure": "v1:b2lkYw=="}
 
 
 VARIANTS = {

@@ -9,7 +9,7 @@ import pytest
 
 from components import workload as w
 from stackconfig.model import Resources
-from tests.conftest import ROOT, plan
+from tests.conftest import ROOT, plan, plan_with
 
 SMALL = Resources.model_validate({"requests": {"cpu": "100m", "memory": "128Mi"},
                                   "limits": {"cpu": "500m", "memory": "256Mi"}})
@@ -216,11 +216,18 @@ def test_every_deployment_and_statefulset_takes_back_hand_edited_fields(plans, s
         assert annotations.get("pulumi.com/patchForce") == "true", obj["metadata"]["name"]
 
 
+@pytest.fixture(scope="module")
+def memgraph_plan(tmp_path_factory):
+    """Staging with Memgraph on (it runs only with a client or when asked for)."""
+    return plan_with(tmp_path_factory.mktemp("memgraph"), "staging",
+                     lambda config: config["archon:databases"]["memgraph"].update(enabled=True))
+
+
 @pytest.mark.parametrize("name, minutes", [("archon-agents", 15),
                                            ("archon-server", 10), ("archon-memgraph", 65), ("archon-postgres", 15)])
-def test_rollout_waits_outlast_the_slowest_allowed_start(plans, name, minutes):
+def test_rollout_waits_outlast_the_slowest_allowed_start(memgraph_plan, name, minutes):
     # The provider's default is 10 minutes; Memgraph may take an hour to start, the model services ten minutes.
-    (resource,) = [r for r in plans["staging"].resources
+    (resource,) = [r for r in memgraph_plan.resources
                    if r["name"] == name and r["type"].startswith("kubernetes:apps")]
     assert resource["options"]["customTimeouts"] == {"create": f"{minutes}m", "update": f"{minutes}m"}
     if resource["type"].endswith("Deployment"):

@@ -170,3 +170,61 @@ def no_service_account_token_automount(subjects: list[Subject], config: dict) ->
             f"{subject.describe()}: {pod.where}.automountServiceAccountToken {reason}, so every container gets an "
             "API token; set it to false (exempt the workload with a justification if it talks to the API)")))
     return out
+
+
+TRAEFIK_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
+AUTHENTICATING = ("basicAuth", "digestAuth", "forwardAuth", "ipAllowList", "ipWhiteList")  # Traefik middleware kinds
+NGINX_AUTH = ("nginx.ingress.kubernetes.io/auth-url", "nginx.ingress.kubernetes.io/auth-type")
+
+
+@policy("ingress-routes-authenticated", "high",
+        remediation="Put an authenticating middleware (basicAuth, forwardAuth to an OIDC proxy, or an ipAllowList) "
+                    "in the Ingress's traefik.ingress.kubernetes.io/router.middlewares, e.g. ingress.auth.mode: basic.",
+        scope="stack")
+def ingress_routes_authenticated(subjects: list[Subject], config: dict) -> list[StackViolation]:
+    """Every Ingress route passes an authentication middleware.
+
+    Every Ingress route passes an authenticating middleware of the stack (Traefik basicAuth, digestAuth,
+    forwardAuth or ipAllowList; or ingress-nginx's auth-url/auth-type)."""
+    authenticating: dict[str, bool] = {}
+    for middleware in _objects(subjects, "Middleware"):
+        name, spec = get(middleware.props, "metadata", "name"), middleware.props.get("spec")
+        if isinstance(name, str) and isinstance(spec, dict):
+            authenticating[f"{_namespace(middleware)}-{name}@kubernetescrd"] = any(k in spec for k in AUTHENTICATING)
+    out: list[StackViolation] = []
+    for ingress in _objects(subjects, "Ingress"):
+        annotations = get(ingress.props, "metadata", "annotations")
+        if is_unknown(annotations):
+            out.append((ingress.urn, unknown(ingress.describe(), "metadata.annotations")))
+            continue
+        annotations = annotations if isinstance(annotations, dict) else {}
+        if any(annotations.get(key) for key in NGINX_AUTH):
+            continue
+        chain = annotations.get(TRAEFIK_MIDDLEWARES)
+        if is_unknown(chain):
+            out.append((ingress.urn, unknown(ingress.describe(), f"the {TRAEFIK_MIDDLEWARES} annotation")))
+            continue
+        refs = [ref.strip() for ref in str(chain or "").split(",") if ref.strip()]
+        if any(authenticating.get(ref) for ref in refs):
+            continue
+        outside = [ref for ref in refs if ref not in authenticating]
+        routes = ", ".join(_routes(ingress)) or "its default backend"
+        note = (f" ({', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not in the stack, so the rule cannot "
+                "see what they do)") if outside else ""
+        out.append((ingress.urn, Violation(
+            f"{ingress.describe()}: {routes} pass no authenticating middleware{note}; anyone who reaches the host "
+            "reaches the service. Add basicAuth, forwardAuth or ipAllowList to its router.middlewares")))
+    return out
+
+
+def _routes(ingress: Subject) -> list[str]:
+    """The Ingress's routes as `host/path -> service`."""
+    found = []
+    rules = get(ingress.props, "spec", "rules")
+    for rule in rules if isinstance(rules, list) else []:
+        host = rule.get("host") if isinstance(rule, dict) else None
+        paths = get(rule, "http", "paths") if isinstance(rule, dict) else None
+        for path in paths if isinstance(paths, list) else []:
+            service = get(path, "backend", "service", "name") if isinstance(path, dict) else None
+            found.append(f"{host or '*'}{path.get('path', '/') if isinstance(path, dict) else '/'} -> {service}")
+    return found
