@@ -196,6 +196,8 @@ def check(case: Case) -> str:
             (unknown,) = case.unknown_keys
             parent = unknown.split(".")[:-1]
             if _allowed_keys(parent):  # under a section with fixed keys (not a free-form map like podLabels)
-                assert unknown in {issue.path for issue in error.issues}, f"added key {unknown} not named: {error}"
+                named = {issue.path if issue.namespace == PROJECT else f"{issue.namespace}:{issue.path}"
+                         for issue in error.issues}
+                assert unknown in named, f"added key {unknown} not named: {error}"
         return "refused"
     return "valid"

@@ -52,6 +52,8 @@ def test_the_checker_takes_a_provider_key_named_in_its_own_namespace():
     # message naming no key (193 of 10,000 cases).
     raw = committed("staging") | {"kubernetes:enableSecretMutablze": "null"}
     assert check(Case("staging", raw)) == "refused"
+    assert check(Case("staging", raw, ["typo kubernetes:enableSecretMutable"],
+                      ["kubernetes:enableSecretMutablze"])) == "refused"  # the added key, named
 
 
 @pytest.mark.parametrize("size", ["9" * 40 + "Gi", "8Ei", "1e300"])
