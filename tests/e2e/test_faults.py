@@ -162,8 +162,10 @@ def test_a_deleted_service_is_seen_by_refresh_and_restored_by_the_next_up():
 
 
 def test_an_autoscaled_replica_count_is_never_fought_over():
+    # An HPA needs the resource metrics API declared (archon:metricsServer); the controller raises a Deployment to
+    # the HPA's minimum without it, which is all this scenario needs of the local control plane.
     hpa = ("archon:services.frontend.autoscaling.enabled=true", "archon:services.frontend.autoscaling.minReplicas=2",
-           "archon:services.frontend.autoscaling.maxReplicas=4")
+           "archon:services.frontend.autoscaling.maxReplicas=4", "archon:metricsServer=true")
 
     def replicas() -> int:
         found = harness.kubectl("get", "deployment", "archon-frontend", "-n", NAMESPACE, "-o",
