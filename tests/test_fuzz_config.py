@@ -125,3 +125,11 @@ def test_the_stack_file_a_plan_case_writes_says_what_its_config_says():
     raw["archon:limitRange"] = json.dumps({"default": {"cpu": {f"a{c}b": f"x{c}y" for c in YAML_BREAKS}}})
     written = yaml.safe_load(stack_file_text(Case("local", raw)).decode())
     assert written["config"]["archon:limitRange"] == json.loads(raw["archon:limitRange"])
+
+
+@pytest.mark.parametrize("stack", ["staging", "production", "local"])
+def test_the_committed_stacks_plan_from_the_stack_files_the_fuzzer_writes(tmp_path, stack):
+    # The fuzzer wrote the offline placeholder of an unset declared secret as plain text, which the CLI (and now the
+    # offline plan) refuses: every plan case exited 2, and the oracle did not ask why.
+    result = plan(Case(stack, committed(stack)), tmp_path)
+    assert (result["code"], result["problem"]) == (0, None), result["stderr"]
