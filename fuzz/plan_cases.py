@@ -56,6 +56,9 @@ def stack_file_text(case: Case) -> bytes:
         sys.setrecursionlimit(limit)
 
 
+TRACEBACK = "Traceback (most recent call last):"  # Python's own header (a fuzzed value may hold the word)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A case ready to plan: the stack file it writes and the loader's verdict on it. Made in the fuzzer's own
@@ -92,7 +95,7 @@ def plan_prepared(prepared: Prepared, workdir: Path, project: Path | None = None
                            str(project), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=600,
                           errors="replace")
     problem = None
-    if "Traceback" in done.stderr or "Traceback" in done.stdout:
+    if TRACEBACK in done.stderr or TRACEBACK in done.stdout:
         problem = "traceback: " + done.stderr[-1500:]
     elif done.returncode == 2:
         written = sorted(p.name for p in out.rglob("*")) if out.exists() else []

@@ -133,3 +133,12 @@ def test_the_committed_stacks_plan_from_the_stack_files_the_fuzzer_writes(tmp_pa
     # offline plan) refuses: every plan case exited 2, and the oracle did not ask why.
     result = plan(Case(stack, committed(stack)), tmp_path)
     assert (result["code"], result["problem"]) == (0, None), result["stderr"]
+
+
+def test_a_value_that_holds_the_word_traceback_is_not_a_traceback(tmp_path):
+    # A fuzzed key under databases.qdrant held {"Traceback": "["}; the refusal echoes it, and the oracle took the
+    # echo for a crash of the plan.
+    raw = changed(committed("staging"), "archon:databases.qdrant", {
+        **decode(committed("staging"))["archon:databases"]["qdrant"], "x": {"Traceback": "["}})
+    result = plan(Case("staging", raw, ["unknown databases.qdrant.x"], ["databases.qdrant.x"]), tmp_path)
+    assert result["code"] == 2 and result["problem"] is None and "Traceback" in result["stderr"]
