@@ -42,8 +42,9 @@ ACKNOWLEDGED_EXEMPTION = {
 
 @dataclass(frozen=True)
 class RouteGroup:
-    """Routes that share one middleware chain, and so one Ingress object."""
+    """Routes that share one middleware chain, and so one Ingress object (`resource`: its Pulumi name's suffix)."""
 
+    resource: str
     object_name: str
     chain: tuple[str, ...]
     routes: dict[str, tuple[str, int]]  # path -> (Service, port)
@@ -75,10 +76,10 @@ def route_groups(cfg: StackConfig) -> list[RouteGroup]:
     auth = cfg.ingress.auth.mode != "none"
     edge = ("security-headers", "rate-limit", *((EDGE_AUTH,) if auth else ()))
     mcp = BY_KEY["mcp"]
-    groups = {"buffered": RouteGroup("archon", (*edge, "compress", "body-limit"), {}),
-              "mcp": RouteGroup("archon-mcp", ("security-headers", "rate-limit", *((MCP_AUTH,) if auth else ())),
-                                {}),
-              "streaming": RouteGroup("archon-streaming", edge, {})}
+    groups = {"buffered": RouteGroup("app", "archon", (*edge, "compress", "body-limit"), {}),
+              "mcp": RouteGroup("mcp", "archon-mcp",
+                                ("security-headers", "rate-limit", *((MCP_AUTH,) if auth else ())), {}),
+              "streaming": RouteGroup("streaming", "archon-streaming", edge, {})}
     routes = [(path, BY_KEY[key].name, BY_KEY[key].service_port, BY_KEY[key].streams) for path, key in ROUTES.items()]
     routes += [(r.path, r.service, r.port, r.streaming) for r in cfg.ingress.routes]
     for path, service, port, streams in routes:
@@ -90,7 +91,7 @@ def route_groups(cfg: StackConfig) -> list[RouteGroup]:
     if not auth and cfg.ingress.auth.acknowledge_unauthenticated:
         out = [dataclasses.replace(group, annotations=dict(ACKNOWLEDGED_EXEMPTION)) for group in out]
     if cfg.ingress.auth.mode == "oidc":
-        out.append(RouteGroup("archon-sign-in", ("security-headers", "rate-limit"),
+        out.append(RouteGroup("sign-in", "archon-sign-in", ("security-headers", "rate-limit"),
                               {SIGN_IN_PATH: (OAUTH2_PROXY, OAUTH2_PROXY_PORT)}, dict(SIGN_IN_EXEMPTION)))
     return out
 
@@ -134,10 +135,9 @@ class Ingress(Component):
         if ingress.tls_issuer.startswith("letsencrypt"):
             self._solver_policy(f"{name}-acme-solver", site.traffic)
 
-        self.ingresses = {group.object_name: self._ingress(
-            f"{name}-{group.object_name.removeprefix('archon-') if group.object_name != 'archon' else 'app'}",
-            group.object_name, cfg.domain, group.routes, list(group.chain), group.annotations)
-            for group in route_groups(cfg)}
+        self.ingresses = {group.object_name: self._ingress(f"{name}-{group.resource}", group.object_name, cfg.domain,
+                                                           group.routes, list(group.chain), group.annotations)
+                          for group in route_groups(cfg)}
         self.ingress = next(iter(self.ingresses.values()))  # the app's, whose status carries the address
         if ingress.grafana:  # Grafana signs users in itself, from the listed networks only
             self.grafana = self._ingress(f"{name}-grafana", "archon-grafana", ingress.grafana.host,

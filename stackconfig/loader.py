@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import typing
 from collections.abc import Mapping
@@ -32,12 +33,12 @@ def pulumi_config() -> dict[str, Any]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
-def engine_secret_keys() -> frozenset[str]:
-    """The config keys the engine handed over as secrets."""
+def engine_secret_keys(raw: Mapping[str, Any]) -> frozenset[str]:
+    """The keys of `raw` the engine handed over as secrets."""
     from pulumi.runtime import config as runtime_config
 
-    return frozenset(key for key in pulumi_config() if runtime_config.is_config_secret(key)
-                     or key in runtime_config.get_config_secret_keys_env())
+    env = set(runtime_config.get_config_secret_keys_env())
+    return frozenset(key for key in raw if key in env or runtime_config.is_config_secret(key))
 
 
 def parse_raw_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]]:
@@ -64,24 +65,23 @@ def load_stack_config(stack: str, raw: Mapping[str, Any] | None = None,
                       secret_keys: frozenset[str] | None = None) -> StackConfig:
     """Validate a stack's config; raise ConfigError listing every problem by key. `secret_keys` (the engine's
     by default) are the keys set with --secret: a credential given in plain text is refused."""
-    data, issues = parse_raw_config(pulumi_config() if raw is None else raw)
-    if secret_keys is None and raw is None:
-        secret_keys = engine_secret_keys()
+    if raw is None:
+        raw = pulumi_config()
+        secret_keys = engine_secret_keys(raw) if secret_keys is None else secret_keys
+    data, issues = parse_raw_config(raw)
     if secret_keys is not None:
         issues += [ConfigIssue(key, None, f"is a secret ({EXTERNAL_SECRETS[key]}) but is set in plain text, so it "
                                f"would be stored and shown as such; set it with `pulumi config set --secret {key} …`",
                                has_value=False)
                    for key in sorted(EXTERNAL_SECRETS)
-                   if f"{PROJECT}:{key}" in (pulumi_config() if raw is None else raw)
-                   and f"{PROJECT}:{key}" not in secret_keys]
+                   if f"{PROJECT}:{key}" in raw and f"{PROJECT}:{key}" not in secret_keys]
     if issues:
         raise ConfigError(stack, issues)
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(stack, [_issue(err) for err in exc.errors()]) from None
-    raw_keys = pulumi_config() if raw is None else raw
-    present = frozenset(key.partition(":")[2] for key in raw_keys if key.startswith(f"{PROJECT}:"))
+    present = frozenset(key.partition(":")[2] for key in raw if key.startswith(f"{PROJECT}:"))
     issues = rules.check(cfg, present)
     if issues:
         raise ConfigError(stack, issues)
@@ -124,7 +124,8 @@ def _unknown_key(loc: list[str]) -> str:
     return f"unknown key; {hint}allowed keys here: {', '.join(sorted(allowed))}"
 
 
-def provider_keys() -> list[str]:
+@functools.cache
+def provider_keys() -> tuple[str, ...]:
     """The Kubernetes provider's config keys, as its SDK (the pinned version) lists its arguments."""
     import inspect
 
@@ -132,7 +133,7 @@ def provider_keys() -> list[str]:
 
     names = [n for n in inspect.signature(Provider._internal_init).parameters
              if n not in ("__self__", "resource_name", "opts", "__props__")]
-    return [n.split("_")[0] + "".join(part.title() for part in n.split("_")[1:]) for n in names]
+    return tuple(n.split("_")[0] + "".join(part.title() for part in n.split("_")[1:]) for n in names)
 
 
 def _unknown_provider_key(key: str, value: Any) -> ConfigIssue:

@@ -4,7 +4,8 @@ pods, and bindings to the system groups."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .rule import policy
@@ -14,48 +15,56 @@ from .values import get, is_unknown
 ROLES = ("Role", "ClusterRole")
 BINDINGS = ("RoleBinding", "ClusterRoleBinding")
 READ = {"get", "list", "watch", "*"}
+ESCALATION = {"escalate", "bind", "impersonate"}
+EXEC = {"pods/exec", "pods/attach"}
 
 
-def _rules(subject: Subject, out: list[Violation]) -> Iterable[tuple[str, set[str], set[str], set[str]]]:
-    """Each rule of a Role or ClusterRole as (where, apiGroups, resources, verbs); unknowns reported to `out`."""
+@dataclass(frozen=True)
+class Grant:
+    """One rule of a Role or ClusterRole: what it grants, and on which kind of role."""
+
+    kind: str
+    groups: frozenset[str]
+    resources: frozenset[str]
+    verbs: frozenset[str]
+
+    @property
+    def core(self) -> bool:
+        """It reaches the core API group (pods, nodes, secrets)."""
+        return bool(self.groups & {"", "*"})
+
+
+def _judge(subject: Subject, problem: Callable[[Grant], str | None]) -> list[Violation]:
+    """Every rule of a Role or ClusterRole that `problem` finds wrong, named by its index; unknowns as unknown."""
     if not subject.is_kubernetes or subject.kind not in ROLES:
-        return
+        return []
     rules = subject.props.get("rules")
     if is_unknown(rules):
-        out.append(unknown(subject.describe(), "rules"))
-        return
+        return [unknown(subject.describe(), "rules")]
+    out = []
     for index, rule in enumerate(rules if isinstance(rules, list) else []):
-        where = f"rules[{index}]"
-        fields = {key: get(rule, key) if isinstance(rule, dict) else None
-                  for key in ("apiGroups", "resources", "verbs")}
-        if any(is_unknown(value) for value in fields.values()):
-            out.append(unknown(subject.describe(), where))
+        fields = [get(rule, key) if isinstance(rule, dict) else None for key in ("apiGroups", "resources", "verbs")]
+        if any(is_unknown(value) for value in fields):
+            out.append(unknown(subject.describe(), f"rules[{index}]"))
             continue
-        groups, resources, verbs = (set(value) if isinstance(value, list) else set() for value in fields.values())
-        yield where, groups, resources, verbs
+        grant = Grant(subject.kind, *(frozenset(v) if isinstance(v, list) else frozenset() for v in fields))
+        found = problem(grant)
+        if found:
+            out.append(Violation(f"{subject.describe()}: rules[{index}] {found}"))
+    return out
 
 
-def _role_check(message: Callable[[str, set[str], set[str], set[str]], str | None]) -> Callable:
-    """A check over every rule of a Role or ClusterRole: `message` says what is wrong with one, or None."""
-    def check(subject: Subject, config: dict) -> list[Violation]:
-        out: list[Violation] = []
-        for where, groups, resources, verbs in _rules(subject, out):
-            problem = message(subject.kind, groups, resources, verbs)
-            if problem:
-                out.append(Violation(f"{subject.describe()}: {where} {problem}"))
-        return out
-    return check
+def _wildcards(grant: Grant) -> str | None:
+    wild = [name for name, values in (("apiGroups", grant.groups), ("resources", grant.resources),
+                                      ("verbs", grant.verbs)) if "*" in values]
+    return f"grants '*' in {', '.join(wild)}, which includes whatever the API adds later" if wild else None
 
 
 @policy("rbac-no-wildcards", "high",
         remediation="List the API groups, resources and verbs the workload uses instead of '*'.")
 def rbac_no_wildcards(subject: Subject, config: dict) -> list[Violation]:
     """Roles name their API groups, resources and verbs: no '*' (Trivy KSV-0044, KSV-0045, KSV-0046)."""
-    def problem(kind: str, groups: set[str], resources: set[str], verbs: set[str]) -> str | None:
-        wild = [name for name, values in (("apiGroups", groups), ("resources", resources), ("verbs", verbs))
-                if "*" in values]
-        return f"grants '*' in {', '.join(wild)}, which includes whatever the API adds later" if wild else None
-    return _role_check(problem)(subject, config)
+    return _judge(subject, _wildcards)
 
 
 @policy("rbac-no-nodes-proxy", "high",
@@ -64,12 +73,9 @@ def rbac_no_nodes_proxy(subject: Subject, config: dict) -> list[Violation]:
     """No role reaches the kubelet API through nodes/proxy (Trivy KSV-0047).
 
     nodes/proxy reaches each kubelet's whole API, exec into any pod on the node included."""
-    def problem(kind: str, groups: set[str], resources: set[str], verbs: set[str]) -> str | None:
-        if ("" in groups or "*" in groups) and "nodes/proxy" in resources and verbs:
-            return ("grants nodes/proxy: the kubelet's whole API on every node, exec into its pods included; "
-                    "read kubelet metrics with nodes/metrics instead")
-        return None
-    return _role_check(problem)(subject, config)
+    return _judge(subject, lambda g: (
+        "grants nodes/proxy: the kubelet's whole API on every node, exec into its pods included; read kubelet "
+        "metrics with nodes/metrics instead") if g.core and "nodes/proxy" in g.resources and g.verbs else None)
 
 
 @policy("rbac-no-cluster-wide-secret-read", "high",
@@ -77,22 +83,18 @@ def rbac_no_nodes_proxy(subject: Subject, config: dict) -> list[Violation]:
                     "possible.")
 def rbac_no_cluster_wide_secret_read(subject: Subject, config: dict) -> list[Violation]:
     """No ClusterRole reads Secrets (Trivy KSV-0041): a binding would open every namespace's credentials."""
-    def problem(kind: str, groups: set[str], resources: set[str], verbs: set[str]) -> str | None:
-        if kind == "ClusterRole" and ("" in groups or "*" in groups) and {"secrets", "*"} & resources \
-                and verbs & READ:
-            return f"lets its holders {'/'.join(sorted(verbs & READ))} Secrets in every namespace"
-        return None
-    return _role_check(problem)(subject, config)
+    return _judge(subject, lambda g: (
+        f"lets its holders {'/'.join(sorted(g.verbs & READ))} Secrets in every namespace")
+        if g.kind == "ClusterRole" and g.core and g.resources & {"secrets", "*"} and g.verbs & READ else None)
 
 
 @policy("rbac-no-escalation-verbs", "high",
         remediation="Drop escalate, bind and impersonate; grant the permissions themselves to whoever needs them.")
 def rbac_no_escalation_verbs(subject: Subject, config: dict) -> list[Violation]:
     """No role grants escalate, bind or impersonate (Trivy KSV-0043, KSV-0056): each is a way to more rights."""
-    def problem(kind: str, groups: set[str], resources: set[str], verbs: set[str]) -> str | None:
-        found = sorted(verbs & {"escalate", "bind", "impersonate"})
-        return f"grants {', '.join(found)}, which lets its holders gain rights they were not given" if found else None
-    return _role_check(problem)(subject, config)
+    return _judge(subject, lambda g: (
+        f"grants {', '.join(sorted(g.verbs & ESCALATION))}, which lets its holders gain rights they were not given")
+        if g.verbs & ESCALATION else None)
 
 
 @policy("rbac-no-pod-exec", "high",
@@ -100,12 +102,9 @@ def rbac_no_escalation_verbs(subject: Subject, config: dict) -> list[Violation]:
                     "role.")
 def rbac_no_pod_exec(subject: Subject, config: dict) -> list[Violation]:
     """No role can exec or attach into pods (Trivy KSV-0053): that runs commands as the pod, with its secrets."""
-    def problem(kind: str, groups: set[str], resources: set[str], verbs: set[str]) -> str | None:
-        found = sorted(resources & {"pods/exec", "pods/attach"})
-        if ("" in groups or "*" in groups) and found and verbs & {"create", "get", "*"}:
-            return f"grants {', '.join(found)}: its holders run commands inside the pods, with their credentials"
-        return None
-    return _role_check(problem)(subject, config)
+    return _judge(subject, lambda g: (
+        f"grants {', '.join(sorted(g.resources & EXEC))}: its holders run commands inside the pods, with their "
+        "credentials") if g.core and g.resources & EXEC and g.verbs & {"create", "get", "*"} else None)
 
 
 @policy("rbac-no-system-group-bindings", "high",
